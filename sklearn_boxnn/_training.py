@@ -1,0 +1,360 @@
+"""The relaxed margin objective of Box-NN and its torch training loop.
+
+This is the only module of the package that imports torch; the fitted boxes
+leave it as numpy arrays, so prediction, certification and unpickling never
+need torch.
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn import get_config
+from torch.utils.checkpoint import checkpoint
+
+from ._certify import margin_radius
+from ._distances import class_distances, l0_distances
+
+# Bytes of autograd temporaries per (sample, box, feature) triple in the eager
+# path: the two differences, their relus and the relaxation, in float32.
+_BYTES_PER_TRIPLE = 16
+# Samples used to estimate the exact training accuracy reported each epoch.
+_N_MONITOR = 2000
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a :class:`torch.device`."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' "
+            "or a torch device string such as 'cuda:1'."
+        ) from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but torch sees no CUDA device "
+                "(torch.cuda.is_available() is False). Use device='cpu' or "
+                "device='auto', or install a CUDA build of torch on a GPU machine."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    return resolved
+
+
+def relaxed_distances(x, lower, upper, delta, relaxation):
+    """Differentiable stand-in for the l0 distance, shape ``(n_samples, n_boxes)``.
+
+    ``'conical'`` is the paper's ``relu(a - x) + relu(x - b)``, which grows
+    without bound with the violation, so far-away coordinates dominate.
+    ``'saturating'`` is ``min(conical / delta, 1)`` per coordinate, written
+    with relus (``(relu(u) - relu(u - delta) + relu(v) - relu(v - delta)) /
+    delta``) because that form compiles to a much faster kernel than a clamp
+    and equals it whenever ``a <= b``. As ``delta -> 0`` it tends to the exact
+    indicator ``1(x not in [a, b])``.
+    """
+    u = lower.unsqueeze(0) - x.unsqueeze(1)
+    v = x.unsqueeze(1) - upper.unsqueeze(0)
+    if relaxation == "conical":
+        r = F.relu(u) + F.relu(v)
+    else:
+        r = (F.relu(u) - F.relu(u - delta) + F.relu(v) - F.relu(v - delta)) / delta
+    return r.sum(dim=-1)
+
+
+def _chunked_relaxed_distances(x, lower, upper, delta, relaxation, box_chunk):
+    """:func:`relaxed_distances` with peak memory bounded by ``box_chunk``.
+
+    Each chunk of boxes is recomputed during the backward pass
+    (activation checkpointing), so autograd keeps ``n_samples x box_chunk x
+    n_features`` temporaries alive at a time instead of
+    ``n_samples x n_boxes x n_features``.
+    """
+    n_boxes = lower.shape[0]
+    if box_chunk >= n_boxes:
+        return relaxed_distances(x, lower, upper, delta, relaxation)
+    parts = [
+        checkpoint(
+            relaxed_distances,
+            x,
+            lower[start : start + box_chunk],
+            upper[start : start + box_chunk],
+            delta,
+            relaxation,
+            use_reentrant=False,
+        )
+        for start in range(0, n_boxes, box_chunk)
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def soft_min(values, mask, tau):
+    """Softmax-weighted soft-min of ``values`` over the entries where ``mask``.
+
+    ``sum_m c_m exp(-tau c_m) / sum_j exp(-tau c_j)`` (paper eq. 12): it tends to
+    the minimum as ``tau -> inf`` and to the mean at ``tau = 0``, and unlike the
+    minimum it passes gradient to every box.
+    """
+    logits = torch.where(mask, -tau * values, torch.full_like(values, -math.inf))
+    weights = torch.softmax(logits, dim=1)
+    return (weights * torch.where(mask, values, torch.zeros_like(values))).sum(dim=1)
+
+
+def margin_objective(distances, y, box_class, *, tau, clip, floor):
+    """Mean clipped soft margin, to be maximised.
+
+    The margin of a sample is the soft distance to the nearest box of another
+    class minus the soft distance to the nearest box of its own class; a radius
+    ``r`` certificate needs a margin of ``2r + 1``. It is clipped at ``clip``
+    (paper: 50) so that samples already far from the boundary stop pulling, and,
+    when ``floor`` is not None, floored so that hopeless samples stop pulling
+    too. Unlike the paper, misclassified samples keep their sign (no ``-1``
+    factor), which would otherwise push their margin to minus infinity.
+    """
+    own = box_class.unsqueeze(0) == y.unsqueeze(1)
+    margin = soft_min(distances, ~own, tau) - soft_min(distances, own, tau)
+    return torch.clamp(margin, min=floor, max=clip).mean()
+
+
+def _step_function(relaxation, tau, clip, floor, box_chunk, compiled):
+    def objective(x, y, lower, upper, box_class, delta):
+        if compiled:
+            # The compiler fuses the reduction over features, so the
+            # (batch, boxes, features) tensor is never materialised.
+            D = relaxed_distances(x, lower, upper, delta, relaxation)
+        else:
+            D = _chunked_relaxed_distances(x, lower, upper, delta, relaxation, box_chunk)
+        return margin_objective(D, y, box_class, tau=tau, clip=clip, floor=floor)
+
+    if compiled:
+        return torch.compile(objective, dynamic=False)
+    return objective
+
+
+def _box_chunk(batch_size, n_boxes, n_features):
+    """Boxes per checkpointed chunk so that autograd stays within working_memory."""
+    budget = get_config()["working_memory"] * 2**20
+    per_box = _BYTES_PER_TRIPLE * batch_size * n_features
+    return int(min(n_boxes, max(1, budget // per_box)))
+
+
+def _project(lower, upper, domain_low, domain_high):
+    """Keep ``lower <= upper`` and both inside the data domain, in place.
+
+    Without it, a bound that drifts outside the domain makes the exact distance
+    of every input to that box one larger, while the relaxed objective does
+    not notice; crossed bounds are moved to their midpoint, the Euclidean
+    projection onto ``lower <= upper``.
+    """
+    torch.maximum(lower, domain_low, out=lower)
+    torch.minimum(lower, domain_high, out=lower)
+    torch.maximum(upper, domain_low, out=upper)
+    torch.minimum(upper, domain_high, out=upper)
+    crossed = lower > upper
+    if crossed.any():
+        mid = (lower + upper) / 2
+        lower[crossed] = mid[crossed]
+        upper[crossed] = mid[crossed]
+
+
+def _exact_scores(X, y, lower, upper, box_class, n_classes):
+    """Exact accuracy and median certified radius (margin bound) of the boxes."""
+    C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
+    correct = np.argmin(C, axis=1) == y
+    radius = np.where(correct, margin_radius(C), -1)
+    # Largest r with certified accuracy >= 1/2; -1 when accuracy is below 1/2.
+    median = int(np.sort(radius)[::-1][(len(radius) - 1) // 2]) if len(radius) else -1
+    return float(correct.mean()), median
+
+
+def _compile_available(device):
+    """Whether torch.compile can build kernels here, with the reason if not."""
+    if not hasattr(torch, "compile"):
+        return False, "this torch has no torch.compile"
+    if device.type == "cpu":
+        import shutil
+
+        if shutil.which("g++") is None and shutil.which("c++") is None:
+            return False, "no C++ compiler found for torch.compile on the CPU"
+    return True, ""
+
+
+def train_boxes(
+    X,
+    y,
+    lower,
+    upper,
+    box_class,
+    *,
+    n_classes,
+    domain,
+    tau,
+    clip,
+    floor,
+    relaxation,
+    delta_start,
+    delta_end,
+    max_epochs,
+    batch_size,
+    learning_rate,
+    project_bounds,
+    device,
+    compile,
+    validation,
+    n_iter_no_change,
+    generator_seed,
+    verbose,
+    sink=print,
+):
+    """Optimise the box corners with Adam on the clipped soft-margin objective.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32
+    y : ndarray of shape (n_samples,), int64 class indices
+    lower, upper : ndarray of shape (n_boxes, n_features), float32
+        Initial corners.
+    box_class : ndarray of shape (n_boxes,), int64 class indices
+    domain : (ndarray, ndarray)
+        Per-feature bounds the corners are projected into.
+    validation : tuple (X_val, y_val) or None
+        Held-out data; when given, the epoch with the best validation median
+        certified radius (then accuracy) is kept.
+    compile : bool or 'auto'
+        Whether to use ``torch.compile``; on failure the fit warns and goes on
+        in eager mode, which computes the same function.
+    generator_seed : int
+        Seed of the torch generator that shuffles the minibatches.
+
+    Returns
+    -------
+    lower, upper : ndarray, float32
+    history : list of dict, one per epoch
+    best_epoch : int
+    """
+    torch_device = resolve_device(device)
+    n_samples, n_features = X.shape
+    n_boxes = lower.shape[0]
+    batch_size = min(batch_size, n_samples)
+
+    Xt = torch.as_tensor(X, device=torch_device)
+    yt = torch.as_tensor(y, device=torch_device)
+    box_class_t = torch.as_tensor(box_class, device=torch_device)
+    lower_t = torch.nn.Parameter(torch.as_tensor(lower, device=torch_device).clone())
+    upper_t = torch.nn.Parameter(torch.as_tensor(upper, device=torch_device).clone())
+    dom_low = torch.as_tensor(domain[0], dtype=torch.float32, device=torch_device)
+    dom_high = torch.as_tensor(domain[1], dtype=torch.float32, device=torch_device)
+
+    n_batches = math.ceil(n_samples / batch_size)
+    total_steps = max(1, n_batches * max_epochs)
+    optimizer = torch.optim.Adam([lower_t, upper_t], lr=learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    generator = torch.Generator(device="cpu").manual_seed(generator_seed)
+
+    use_compile = compile
+    if compile == "auto":
+        # Compilation costs tens of seconds; it pays off only on large fits.
+        use_compile = n_samples * n_boxes * n_features * max_epochs >= 5e10
+    if use_compile:
+        use_compile, reason = _compile_available(torch_device)
+        if not use_compile and compile is True:
+            warnings.warn(f"torch.compile is unavailable ({reason}); training in eager mode.")
+    box_chunk = _box_chunk(batch_size, n_boxes, n_features)
+    objective = _step_function(relaxation, tau, clip, floor, box_chunk, use_compile)
+
+    monitor_rng = np.random.default_rng(generator_seed)
+    monitor = np.sort(monitor_rng.choice(n_samples, min(n_samples, _N_MONITOR), replace=False))
+    history = []
+    best = None
+    start_time = time.perf_counter()
+    step = 0
+    epochs_without_improvement = 0
+    for epoch in range(1, max_epochs + 1):
+        epoch_start = time.perf_counter()
+        permutation = torch.randperm(n_samples, generator=generator).to(torch_device)
+        loss_sum = 0.0
+        for b in range(n_batches):
+            idx = permutation[b * batch_size : (b + 1) * batch_size]
+            delta = delta_start * (delta_end / delta_start) ** (step / max(1, total_steps - 1))
+            optimizer.zero_grad(set_to_none=True)
+            args = (Xt[idx], yt[idx], lower_t, upper_t, box_class_t, delta)
+            try:
+                value = objective(*args)
+            except Exception as exc:  # any compiler failure: same math, eager
+                if not use_compile:
+                    raise
+                warnings.warn(
+                    f"torch.compile failed ({type(exc).__name__}: {exc}); "
+                    "training in eager mode, which computes the same objective."
+                )
+                use_compile = False
+                objective = _step_function(relaxation, tau, clip, floor, box_chunk, False)
+                value = objective(*args)
+            (-value).backward()
+            optimizer.step()
+            scheduler.step()
+            if project_bounds:
+                with torch.no_grad():
+                    _project(lower_t.data, upper_t.data, dom_low, dom_high)
+            loss_sum += -value.item() * len(idx)
+            step += 1
+
+        lower_np = lower_t.detach().cpu().numpy()
+        upper_np = upper_t.detach().cpu().numpy()
+        train_acc, _ = _exact_scores(
+            X[monitor], y[monitor], lower_np, upper_np, box_class, n_classes
+        )
+        record = {
+            "epoch": epoch,
+            "loss": loss_sum / n_samples,
+            "train_accuracy": train_acc,
+            "delta": delta,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "epoch_time": time.perf_counter() - epoch_start,
+            "compiled": bool(use_compile),
+        }
+        if validation is not None:
+            val_acc, val_median = _exact_scores(
+                validation[0], validation[1], lower_np, upper_np, box_class, n_classes
+            )
+            record.update(val_accuracy=val_acc, val_median_radius=val_median)
+            score = (val_median, val_acc)
+            if best is None or score > best[0]:
+                best = (score, epoch, lower_np.copy(), upper_np.copy())
+                epochs_without_improvement = 0
+            else:
+                epochs_without_improvement += 1
+        record["elapsed_time"] = time.perf_counter() - start_time
+        history.append(record)
+        if verbose:
+            sink(_format_progress(record, max_epochs))
+        if n_iter_no_change is not None and epochs_without_improvement >= n_iter_no_change:
+            break
+
+    if best is None:
+        return lower_np, upper_np, history, len(history)
+    return best[2], best[3], history, best[1]
+
+
+def _format_progress(record, max_epochs):
+    elapsed = record["elapsed_time"]
+    left = elapsed / record["epoch"] * (max_epochs - record["epoch"])
+    line = (
+        f"epoch {record['epoch']:>3}/{max_epochs}  loss {record['loss']:9.4f}  "
+        f"train acc {record['train_accuracy']:.4f}"
+    )
+    if "val_accuracy" in record:
+        line += (
+            f"  val acc {record['val_accuracy']:.4f}"
+            f"  val median radius {record['val_median_radius']:>3}"
+        )
+    return line + f"  {record['epoch_time']:6.1f}s  (elapsed {elapsed:.0f}s, ~{left:.0f}s left)"

@@ -1,0 +1,298 @@
+"""Behaviour of BoxNNClassifier as a scikit-learn user sees it."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from sklearn_boxnn import BoxNNClassifier
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X_train, _, y_train, _ = digits
+    return BoxNNClassifier(
+        n_boxes=150, max_epochs=5, feature_range=(0, 1), random_state=0
+    ).fit(X_train, y_train)
+
+
+def brute_force_distances(X, lower, upper):
+    return np.array(
+        [[sum(not (lo <= v <= hi) for v, lo, hi in zip(x, a, b)) for a, b in zip(lower, upper)]
+         for x in X]
+    )
+
+
+def test_fitted_attributes(fitted, digits):
+    X_train, _, y_train, _ = digits
+    assert fitted.lower_.shape == fitted.upper_.shape == (150, 64)
+    assert fitted.box_labels_.shape == (150,)
+    assert set(fitted.box_labels_) == set(range(10))
+    assert np.all(fitted.lower_ <= fitted.upper_)
+    # projected into feature_range
+    assert fitted.lower_.min() >= 0 and fitted.upper_.max() <= 1
+    assert fitted.n_iter_ == len(fitted.history_) == 5
+    assert {"loss", "train_accuracy", "epoch_time"} <= set(fitted.history_[0])
+    # boxes are spread over the classes in proportion to their frequency
+    counts = np.bincount(fitted.box_labels_)
+    expected = 150 * np.bincount(y_train) / len(y_train)
+    assert np.all(np.abs(counts - expected) <= 1)
+
+
+def test_learns_digits(fitted, digits):
+    _, X_test, _, y_test = digits
+    assert fitted.score(X_test, y_test) > 0.8
+    # training improved the relaxed objective
+    assert fitted.history_[-1]["loss"] < fitted.history_[0]["loss"]
+
+
+def test_predict_is_label_of_nearest_box(fitted, digits):
+    _, X_test, _, _ = digits
+    X = X_test[:40]
+    D = brute_force_distances(X, fitted.lower_, fitted.upper_)
+    per_class = np.array([[D[s, fitted.box_labels_ == k].min() for k in fitted.classes_]
+                          for s in range(len(X))])
+    expected = fitted.classes_[np.argmin(per_class, axis=1)]  # first class on ties
+    np.testing.assert_array_equal(fitted.predict(X), expected)
+    np.testing.assert_array_equal(fitted.decision_function(X), -per_class)
+
+
+def test_certify_equals_theorem_4_2(fitted, digits):
+    _, X_test, _, _ = digits
+    X = X_test[:60]
+    D = brute_force_distances(X, fitted.lower_, fitted.upper_)
+    pred = fitted.predict(X)
+    d1 = np.array([D[s, fitted.box_labels_ == pred[s]].min() for s in range(len(X))])
+    d2 = np.array([D[s, fitted.box_labels_ != pred[s]].min() for s in range(len(X))])
+    expected = np.maximum(0, np.ceil((d2 - d1) / 2).astype(int) - 1)
+    radius = fitted.certify(X)
+    assert radius.dtype.kind == "i"
+    np.testing.assert_array_equal(radius, expected)
+    assert radius.max() > 0
+
+
+def test_ties_go_to_first_class():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    clf = BoxNNClassifier(n_boxes=2, max_epochs=1, random_state=0).fit(X[:2], ["b", "a"])
+    clf.lower_ = np.array([[0.0, 0.0], [1.0, 1.0]])
+    clf.upper_ = np.array([[0.0, 0.0], [1.0, 1.0]])
+    clf.box_labels_ = np.array(["b", "a"])
+    # [0, 1] is at distance 1 from both boxes: a tie, "a" comes first.
+    np.testing.assert_array_equal(clf.predict(X), ["b", "a", "a", "a"])
+    np.testing.assert_array_equal(clf.certify(X), [0, 0, 0, 0])
+
+
+def test_string_labels_and_binary_decision_function(digits):
+    X_train, X_test, y_train, y_test = digits
+    keep = y_train < 2
+    labels = np.array(["zero", "one"])
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=3, random_state=0)
+    clf.fit(X_train[keep], labels[y_train[keep]])
+    np.testing.assert_array_equal(clf.classes_, ["one", "zero"])
+    assert set(clf.box_labels_) == {"one", "zero"}
+    test = y_test < 2
+    pred = clf.predict(X_test[test])
+    assert np.mean(pred == labels[y_test[test]]) > 0.9
+    scores = clf.decision_function(X_test[test])
+    assert scores.shape == (test.sum(),)
+    np.testing.assert_array_equal(np.where(scores > 0, "zero", "one"), pred)
+
+
+def test_same_random_state_same_boxes(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(n_boxes=30, max_epochs=2, random_state=42)
+    a = BoxNNClassifier(**params).fit(X_train, y_train)
+    b = BoxNNClassifier(**params).fit(X_train, y_train)
+    np.testing.assert_array_equal(a.lower_, b.lower_)
+    np.testing.assert_array_equal(a.upper_, b.upper_)
+    c = BoxNNClassifier(**{**params, "random_state": 7}).fit(X_train, y_train)
+    assert not np.array_equal(a.lower_, c.lower_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_and_float64(fitted, digits, dtype):
+    _, X_test, _, _ = digits
+    X = X_test[:50].astype(dtype)
+    # Put samples exactly on box corners and one float32 step beside them:
+    # promoting to a common dtype must not flip any comparison.
+    X[:10, :] = fitted.lower_[:10].astype(dtype)
+    X[10:20, :] = np.nextafter(fitted.upper_[:10].astype(np.float32), np.float32(2)).astype(dtype)
+    expected = brute_force_distances(X.astype(np.float64), fitted.lower_, fitted.upper_)
+    per_class = np.array([[expected[s, fitted.box_labels_ == k].min() for k in fitted.classes_]
+                          for s in range(len(X))])
+    np.testing.assert_array_equal(fitted.decision_function(X), -per_class)
+
+
+def test_pickle_and_joblib_round_trip(fitted, digits, tmp_path):
+    _, X_test, _, _ = digits
+    for loaded in (
+        pickle.loads(pickle.dumps(fitted)),
+        joblib.load(joblib.dump(fitted, tmp_path / "model.joblib")[0]),
+    ):
+        np.testing.assert_array_equal(loaded.predict(X_test), fitted.predict(X_test))
+        np.testing.assert_array_equal(loaded.certify(X_test), fitted.certify(X_test))
+        assert isinstance(loaded.lower_, np.ndarray)
+
+
+def test_fitted_state_holds_no_torch_objects(fitted):
+    for name, value in vars(fitted).items():
+        assert "torch" not in type(value).__module__, name
+        for record in getattr(value, "__iter__", None) and name == "history_" and value or []:
+            assert all(not hasattr(v, "device") for v in record.values())
+
+
+def test_pipeline_in_grid_search(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(MinMaxScaler(), BoxNNClassifier(max_epochs=2, random_state=0))
+    search = GridSearchCV(pipe, {"boxnnclassifier__n_boxes": [20, 60]}, cv=2)
+    search.fit(X_train * 16, y_train)
+    assert search.best_params_["boxnnclassifier__n_boxes"] in (20, 60)
+    assert search.score(X_test * 16, y_test) > 0.6
+
+
+def test_validation_fraction_keeps_best_epoch(digits):
+    X_train, _, y_train, _ = digits
+    clf = BoxNNClassifier(
+        n_boxes=50, max_epochs=4, validation_fraction=0.2, feature_range=(0, 1), random_state=0
+    ).fit(X_train, y_train)
+    scores = [(h["val_median_radius"], h["val_accuracy"]) for h in clf.history_]
+    assert clf.best_epoch_ == 1 + scores.index(max(scores))
+
+
+def test_n_iter_no_change_stops_early(digits):
+    X_train, _, y_train, _ = digits
+    clf = BoxNNClassifier(
+        n_boxes=20, max_epochs=50, learning_rate=1e-9, validation_fraction=0.2,
+        n_iter_no_change=2, random_state=0,
+    ).fit(X_train, y_train)
+    assert clf.n_iter_ < 50
+
+
+def test_verbose_prints_progress(digits, capsys):
+    X_train, _, y_train, _ = digits
+    BoxNNClassifier(n_boxes=20, max_epochs=2, verbose=1, random_state=0).fit(X_train, y_train)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith("epoch   1/2") and "train acc" in out[0] and "left" in out[0]
+
+
+def test_conical_relaxation_and_no_projection_still_fit(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = BoxNNClassifier(
+        n_boxes=60, max_epochs=2, relaxation="conical", project_bounds=False, floor=0.0,
+        random_state=0,
+    ).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.5
+
+
+def test_eager_fallback_when_compile_fails(digits, monkeypatch):
+    import torch
+
+    def broken_compile(*args, **kwargs):
+        def fail(*a, **k):
+            raise RuntimeError("no compiler here")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    X_train, _, y_train, _ = digits
+    params = dict(n_boxes=20, max_epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match="torch.compile failed.*eager mode"):
+        a = BoxNNClassifier(compile=True, **params).fit(X_train, y_train)
+    b = BoxNNClassifier(compile=False, **params).fit(X_train, y_train)
+    np.testing.assert_allclose(a.lower_, b.lower_)
+
+
+def test_chunked_training_matches_unchunked(digits):
+    from sklearn import config_context
+
+    X_train, _, y_train, _ = digits
+    params = dict(n_boxes=40, max_epochs=1, batch_size=64, compile=False, random_state=0)
+    a = BoxNNClassifier(**params).fit(X_train, y_train)
+    # 0.01 MiB forces one box per checkpointed chunk.
+    with config_context(working_memory=0.01):
+        b = BoxNNClassifier(**params).fit(X_train, y_train)
+    np.testing.assert_allclose(a.lower_, b.lower_, atol=1e-5)
+    np.testing.assert_allclose(a.upper_, b.upper_, atol=1e-5)
+
+
+# --- bad input -------------------------------------------------------------
+
+
+def test_nan_and_inf_rejected(digits):
+    X_train, _, y_train, _ = digits
+    X = X_train.copy()
+    X[3, 5] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        BoxNNClassifier().fit(X, y_train)
+    X[3, 5] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        BoxNNClassifier().fit(X, y_train)
+
+
+def test_wrong_number_of_features(fitted):
+    with pytest.raises(ValueError, match="X has 10 features, but BoxNNClassifier is expecting 64"):
+        fitted.predict(np.zeros((2, 10)))
+
+
+def test_single_class_rejected():
+    with pytest.raises(ValueError, match="at least two classes"):
+        BoxNNClassifier().fit(np.zeros((5, 3)), [1] * 5)
+
+
+def test_cuda_without_cuda(digits, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="device='cuda'.*no CUDA device.*device='cpu'"):
+        BoxNNClassifier(device="cuda").fit(X_train, y_train)
+
+
+def test_bad_device_string(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="not a torch device"):
+        BoxNNClassifier(device="gpu-please").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"tau": -1.0}, "'tau' parameter"),
+        ({"n_boxes": 0}, "'n_boxes' parameter"),
+        ({"relaxation": "cubic"}, "'relaxation' parameter"),
+        ({"max_epochs": 0}, "'max_epochs' parameter"),
+        ({"feature_range": (1, 0)}, "feature_range must be None or a tuple"),
+        ({"delta_start": 0.01, "delta_end": 1.0}, "delta_end=1.0 must not exceed"),
+    ],
+)
+def test_invalid_parameters(digits, params, match):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match=match):
+        BoxNNClassifier(**params).fit(X_train, y_train)
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        BoxNNClassifier().predict(np.zeros((1, 3)))
+    with pytest.raises(NotFittedError):
+        BoxNNClassifier().certify(np.zeros((1, 3)))
+
+
+def test_more_boxes_than_points():
+    X = np.random.default_rng(0).random((10, 3))
+    with pytest.raises(ValueError, match="n_boxes=11 boxes were requested but only 10"):
+        BoxNNClassifier(n_boxes=11).fit(X, [0, 1] * 5)
+    with pytest.raises(ValueError, match="smaller than the number of classes"):
+        BoxNNClassifier(n_boxes=2).fit(X, [0, 1, 2, 3, 4] * 2)
