@@ -13,13 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn import get_config
-from torch.utils.checkpoint import checkpoint
 
 from ._certify import margin_radius
 from ._distances import class_distances, l0_distances
 
-# Bytes of autograd temporaries per (sample, box, feature) triple in the eager
-# path: the two differences, their relus and the relaxation, in float32.
+# Bytes of temporaries per (sample, box, feature) triple in the eager path:
+# the two differences and the relaxation or masked product, in float32.
 _BYTES_PER_TRIPLE = 16
 # Samples used to estimate the exact training accuracy reported each epoch.
 _N_MONITOR = 2000
@@ -61,6 +60,10 @@ def relaxed_distances(x, lower, upper, delta, relaxation):
     delta``) because that form compiles to a much faster kernel than a clamp
     and equals it whenever ``a <= b``. As ``delta -> 0`` it tends to the exact
     indicator ``1(x not in [a, b])``.
+
+    This is the plain autograd formula: it materialises ``(n_samples, n_boxes,
+    n_features)`` tensors. Training goes through :class:`_RelaxedDistance`,
+    which computes the same values and gradients without them.
     """
     u = lower.unsqueeze(0) - x.unsqueeze(1)
     v = x.unsqueeze(1) - upper.unsqueeze(0)
@@ -71,30 +74,85 @@ def relaxed_distances(x, lower, upper, delta, relaxation):
     return r.sum(dim=-1)
 
 
-def _chunked_relaxed_distances(x, lower, upper, delta, relaxation, box_chunk):
-    """:func:`relaxed_distances` with peak memory bounded by ``box_chunk``.
+def _relaxed_corner_grads(grad, x, lower, upper, delta, relaxation):
+    """Gradients of ``sum(grad * relaxed_distances(...))`` w.r.t. the corners.
 
-    Each chunk of boxes is recomputed during the backward pass
-    (activation checkpointing), so autograd keeps ``n_samples x box_chunk x
-    n_features`` temporaries alive at a time instead of
-    ``n_samples x n_boxes x n_features``.
+    With ``u = a - x`` and ``v = x - b``, the derivative of the saturating ramp
+    is ``1(0 < u <= delta) / delta`` in ``a`` and ``-1(0 < v <= delta) / delta``
+    in ``b`` (the conical one: ``1(u > 0)`` and ``-1(v > 0)``), matching
+    torch's convention that ``relu'(0) = 0``. Each gradient is a reduction over
+    samples of a product that a compiler fuses without building the
+    ``(n_samples, n_boxes, n_features)`` tensor.
     """
-    n_boxes = lower.shape[0]
-    if box_chunk >= n_boxes:
-        return relaxed_distances(x, lower, upper, delta, relaxation)
-    parts = [
-        checkpoint(
-            relaxed_distances,
-            x,
-            lower[start : start + box_chunk],
-            upper[start : start + box_chunk],
-            delta,
-            relaxation,
-            use_reentrant=False,
+    g = grad.unsqueeze(-1)
+    u = lower.unsqueeze(0) - x.unsqueeze(1)
+    v = x.unsqueeze(1) - upper.unsqueeze(0)
+    if relaxation == "conical":
+        grad_lower = (g * (u > 0).to(g.dtype)).sum(dim=0)
+        grad_upper = -(g * (v > 0).to(g.dtype)).sum(dim=0)
+    else:
+        grad_lower = (g * ((u > 0) & (u <= delta)).to(g.dtype)).sum(dim=0) / delta
+        grad_upper = -(g * ((v > 0) & (v <= delta)).to(g.dtype)).sum(dim=0) / delta
+    return grad_lower, grad_upper
+
+
+class _Kernels:
+    """Forward and backward of the relaxed distance, compiled or chunked.
+
+    Compiled: ``torch.compile`` fuses each reduction, so memory stays at the
+    size of the inputs and outputs. Eager: the same formulas over chunks of
+    ``box_chunk`` boxes, so the temporaries hold at most
+    ``batch_size * box_chunk * n_features`` elements each.
+    """
+
+    def __init__(self, relaxation, box_chunk, compiled):
+        self.relaxation = relaxation
+        self.box_chunk = box_chunk
+        self.compiled = compiled
+        if compiled:
+            self._forward = torch.compile(relaxed_distances, dynamic=False)
+            self._backward = torch.compile(_relaxed_corner_grads, dynamic=False)
+
+    def forward(self, x, lower, upper, delta):
+        if self.compiled:
+            return self._forward(x, lower, upper, delta, self.relaxation)
+        return torch.cat(
+            [
+                relaxed_distances(x, lo, up, delta, self.relaxation)
+                for lo, up in self._chunks(lower, upper)
+            ],
+            dim=1,
         )
-        for start in range(0, n_boxes, box_chunk)
-    ]
-    return torch.cat(parts, dim=1)
+
+    def backward(self, grad, x, lower, upper, delta):
+        if self.compiled:
+            return self._backward(grad.contiguous(), x, lower, upper, delta, self.relaxation)
+        parts = [
+            _relaxed_corner_grads(grad[:, start : start + len(lo)], x, lo, up, delta, self.relaxation)
+            for start, (lo, up) in zip(range(0, len(lower), self.box_chunk), self._chunks(lower, upper))
+        ]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _chunks(self, lower, upper):
+        for start in range(0, len(lower), self.box_chunk):
+            yield lower[start : start + self.box_chunk], upper[start : start + self.box_chunk]
+
+
+class _RelaxedDistance(torch.autograd.Function):
+    """:func:`relaxed_distances` with a hand-written, memory-bounded backward."""
+
+    @staticmethod
+    def forward(ctx, x, lower, upper, delta, kernels):
+        ctx.save_for_backward(x, lower, upper)
+        ctx.delta = delta
+        ctx.kernels = kernels
+        return kernels.forward(x, lower, upper, delta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, lower, upper = ctx.saved_tensors
+        grad_lower, grad_upper = ctx.kernels.backward(grad, x, lower, upper, ctx.delta)
+        return None, grad_lower, grad_upper, None, None
 
 
 def soft_min(values, mask, tau):
@@ -126,22 +184,17 @@ def margin_objective(distances, y, box_class, *, tau, clip, floor):
 
 
 def _step_function(relaxation, tau, clip, floor, box_chunk, compiled):
+    kernels = _Kernels(relaxation, box_chunk, compiled)
+
     def objective(x, y, lower, upper, box_class, delta):
-        if compiled:
-            # The compiler fuses the reduction over features, so the
-            # (batch, boxes, features) tensor is never materialised.
-            D = relaxed_distances(x, lower, upper, delta, relaxation)
-        else:
-            D = _chunked_relaxed_distances(x, lower, upper, delta, relaxation, box_chunk)
+        D = _RelaxedDistance.apply(x, lower, upper, delta, kernels)
         return margin_objective(D, y, box_class, tau=tau, clip=clip, floor=floor)
 
-    if compiled:
-        return torch.compile(objective, dynamic=False)
     return objective
 
 
 def _box_chunk(batch_size, n_boxes, n_features):
-    """Boxes per checkpointed chunk so that autograd stays within working_memory."""
+    """Boxes per eager chunk so that the temporaries stay within working_memory."""
     budget = get_config()["working_memory"] * 2**20
     per_box = _BYTES_PER_TRIPLE * batch_size * n_features
     return int(min(n_boxes, max(1, budget // per_box)))
@@ -286,9 +339,12 @@ def train_boxes(
             idx = permutation[b * batch_size : (b + 1) * batch_size]
             delta = delta_start * (delta_end / delta_start) ** (step / max(1, total_steps - 1))
             optimizer.zero_grad(set_to_none=True)
-            args = (Xt[idx], yt[idx], lower_t, upper_t, box_class_t, delta)
+            # A tensor, not a float: the compiler would specialise on every value.
+            delta_t = torch.tensor(delta, dtype=torch.float32, device=torch_device)
+            args = (Xt[idx], yt[idx], lower_t, upper_t, box_class_t, delta_t)
             try:
                 value = objective(*args)
+                (-value).backward()
             except Exception as exc:  # any compiler failure: same math, eager
                 if not use_compile:
                     raise
@@ -298,8 +354,9 @@ def train_boxes(
                 )
                 use_compile = False
                 objective = _step_function(relaxation, tau, clip, floor, box_chunk, False)
+                optimizer.zero_grad(set_to_none=True)
                 value = objective(*args)
-            (-value).backward()
+                (-value).backward()
             optimizer.step()
             scheduler.step()
             if project_bounds:

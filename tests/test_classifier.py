@@ -220,7 +220,7 @@ def test_chunked_training_matches_unchunked(digits):
     X_train, _, y_train, _ = digits
     params = dict(n_boxes=40, max_epochs=1, batch_size=64, compile=False, random_state=0)
     a = BoxNNClassifier(**params).fit(X_train, y_train)
-    # 0.01 MiB forces one box per checkpointed chunk.
+    # 0.01 MiB forces one box per eager chunk.
     with config_context(working_memory=0.01):
         b = BoxNNClassifier(**params).fit(X_train, y_train)
     np.testing.assert_allclose(a.lower_, b.lower_, atol=1e-5)
