@@ -96,6 +96,27 @@ def _relaxed_corner_grads(grad, x, lower, upper, delta, relaxation):
     return grad_lower, grad_upper
 
 
+def _relaxed_corner_grads_bmm(grad, x, lower, upper, delta, relaxation):
+    """:func:`_relaxed_corner_grads` for eager mode, as batched matrix products.
+
+    Without a compiler the masks are built anyway, so lay them out as
+    ``(boxes, samples, features)`` and let BLAS do the weighted sum over
+    samples, several times faster than a broadcast product and reduction.
+    """
+    g = grad.T.unsqueeze(1)
+    u = lower.unsqueeze(1) - x.unsqueeze(0)
+    v = x.unsqueeze(0) - upper.unsqueeze(1)
+    if relaxation == "conical":
+        mask_lower, mask_upper, scale = u > 0, v > 0, 1.0
+    else:
+        mask_lower = (u > 0) & (u <= delta)
+        mask_upper = (v > 0) & (v <= delta)
+        scale = 1.0 / delta
+    grad_lower = torch.bmm(g, mask_lower.to(g.dtype)).squeeze(1) * scale
+    grad_upper = torch.bmm(g, mask_upper.to(g.dtype)).squeeze(1) * -scale
+    return grad_lower, grad_upper
+
+
 class _Kernels:
     """Forward and backward of the relaxed distance, compiled or chunked.
 
@@ -128,7 +149,9 @@ class _Kernels:
         if self.compiled:
             return self._backward(grad.contiguous(), x, lower, upper, delta, self.relaxation)
         parts = [
-            _relaxed_corner_grads(grad[:, start : start + len(lo)], x, lo, up, delta, self.relaxation)
+            _relaxed_corner_grads_bmm(
+                grad[:, start : start + len(lo)], x, lo, up, delta, self.relaxation
+            )
             for start, (lo, up) in zip(range(0, len(lower), self.box_chunk), self._chunks(lower, upper))
         ]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
