@@ -1,9 +1,27 @@
 """Certified l0-robust nearest-box classifiers (Box-NN) for scikit-learn."""
 
+from ._attack import sparse_attack
 from ._certify import certified_radius
 from ._classifier import BoxNNClassifier
 from ._distances import l0_distances
+from ._metrics import (
+    certified_accuracy,
+    certified_accuracy_curve,
+    make_certified_scorer,
+    median_certified_radius,
+)
+from ._plot import CertifiedAccuracyDisplay
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["BoxNNClassifier", "certified_radius", "l0_distances"]
+__all__ = [
+    "BoxNNClassifier",
+    "CertifiedAccuracyDisplay",
+    "certified_accuracy",
+    "certified_accuracy_curve",
+    "certified_radius",
+    "l0_distances",
+    "make_certified_scorer",
+    "median_certified_radius",
+    "sparse_attack",
+]

@@ -1,0 +1,178 @@
+"""CertifiedAccuracyDisplay, drawn with matplotlib's Agg backend."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from sklearn_boxnn import BoxNNClassifier
+from sklearn_boxnn._metrics import certified_accuracy_curve, median_certified_radius
+from sklearn_boxnn._plot import CertifiedAccuracyDisplay
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+Y_TRUE = [0, 0, 1, 1, 0, 1]
+Y_PRED = [0, 0, 0, 1, 0, 0]
+RADIUS = [0, 3, 7, 1, 3, -1]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    clf = BoxNNClassifier(
+        n_boxes=50, max_epochs=1, feature_range=(0, 1), random_state=0
+    )
+    return clf.fit(X[:600], y[:600]), X[600:800], y[600:800]
+
+
+def test_plot_sets_attributes_and_labels():
+    radii, accuracy = certified_accuracy_curve(Y_TRUE, Y_PRED, RADIUS)
+    display = CertifiedAccuracyDisplay(
+        radii=radii, certified_accuracy=accuracy, median_radius=1, name="toy"
+    )
+    assert display.plot() is display
+    assert isinstance(display.line_, matplotlib.lines.Line2D)
+    assert isinstance(display.ax_, matplotlib.axes.Axes)
+    assert isinstance(display.figure_, matplotlib.figure.Figure)
+    assert display.ax_.figure is display.figure_
+    np.testing.assert_array_equal(display.line_.get_xdata(), radii)
+    np.testing.assert_array_equal(display.line_.get_ydata(), accuracy)
+    assert display.line_.get_drawstyle() == "steps-post"
+    assert display.line_.get_linestyle() == "-"
+    assert display.line_.get_label() == "toy (certified, median radius 1)"
+    assert display.ax_.get_xlabel() == "l0 radius (pixels changed)"
+    assert display.ax_.get_ylabel() == "certified accuracy"
+    assert display.ax_.get_xlim() == (0, radii[-1])
+    assert display.ax_.get_ylim() == (0, 1.02)
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend == ["toy (certified, median radius 1)"]
+    # the median marker: from the axis up to the curve at the median radius
+    np.testing.assert_array_equal(display.median_line_.get_xdata(), [1, 1])
+    np.testing.assert_array_equal(display.median_line_.get_ydata(), [0, accuracy[1]])
+    assert display.median_line_.get_color() == display.line_.get_color()
+
+
+def test_plot_options():
+    _, ax = plt.subplots()
+    accuracy = np.array([0.9, 0.6, 0.0])
+    display = CertifiedAccuracyDisplay(
+        radii=np.arange(3), certified_accuracy=accuracy, median_radius=1
+    )
+    display.plot(ax=ax, name="renamed", color="red", lw=3, plot_median=False)
+    assert display.ax_ is ax and display.median_line_ is None
+    assert display.line_.get_color() == "red" and display.line_.get_linewidth() == 3
+    assert display.line_.get_label() == "renamed (certified)"
+    # no name: no legend
+    nameless = CertifiedAccuracyDisplay(
+        radii=np.arange(3), certified_accuracy=accuracy, median_radius=1
+    ).plot(median_kw={"color": "k"})
+    assert nameless.ax_.get_legend() is None
+    assert nameless.median_line_.get_color() == "k"
+    # below 50% there is no median radius to mark
+    low = CertifiedAccuracyDisplay(
+        radii=np.arange(2), certified_accuracy=np.array([0.4, 0.0]), median_radius=-1
+    ).plot()
+    assert low.median_line_ is None
+
+
+def test_from_predictions():
+    display = CertifiedAccuracyDisplay.from_predictions(
+        Y_TRUE, Y_PRED, RADIUS, name="toy", sample_weight=[1, 1, 1, 1, 1, 1]
+    )
+    radii, accuracy = certified_accuracy_curve(Y_TRUE, Y_PRED, RADIUS)
+    np.testing.assert_array_equal(display.radii, radii)
+    np.testing.assert_allclose(display.certified_accuracy, accuracy)
+    assert display.median_radius == median_certified_radius(Y_TRUE, Y_PRED, RADIUS) == 1
+    assert display.kind == "certified" and display.name == "toy"
+    default = CertifiedAccuracyDisplay.from_predictions(Y_TRUE, Y_PRED, RADIUS)
+    assert default.name == "Classifier"
+    empirical = CertifiedAccuracyDisplay.from_predictions(
+        Y_TRUE, Y_PRED, RADIUS, kind="empirical", name="toy"
+    )
+    assert empirical.line_.get_linestyle() == "--"
+    assert empirical.line_.get_label() == "toy (attack, median radius 1)"
+    assert empirical.ax_.get_ylabel() == "robust accuracy under attack"
+
+
+def test_from_estimator_and_pipeline(digits_model):
+    clf, X, y = digits_model
+    display = CertifiedAccuracyDisplay.from_estimator(clf, X, y)
+    radii, accuracy = certified_accuracy_curve(y, clf.predict(X), clf.certify(X))
+    np.testing.assert_array_equal(display.radii, radii)
+    np.testing.assert_allclose(display.certified_accuracy, accuracy)
+    assert display.name == "BoxNNClassifier"
+    explicit = CertifiedAccuracyDisplay.from_estimator(
+        clf, X, y, method="margin", name="m"
+    )
+    np.testing.assert_allclose(explicit.certified_accuracy, accuracy)
+    pipe = make_pipeline(MinMaxScaler(), clone(clf)).fit(X, y)
+    piped = CertifiedAccuracyDisplay.from_estimator(pipe, X, y)
+    assert piped.name == "Pipeline" and piped.radii[0] == 0
+
+
+def test_several_curves_on_one_axes(digits_model):
+    clf, X, y = digits_model
+    fig, ax = plt.subplots()
+    certified = CertifiedAccuracyDisplay.from_estimator(clf, X, y, ax=ax, name="Box-NN")
+    attacked = CertifiedAccuracyDisplay.from_attack(
+        clf, X, y, ax=ax, name="Box-NN", color=certified.line_.get_color()
+    )
+    other = CertifiedAccuracyDisplay.from_predictions(
+        Y_TRUE, Y_PRED, RADIUS, ax=ax, name="toy"
+    )
+    assert certified.ax_ is attacked.ax_ is other.ax_ is ax
+    assert certified.figure_ is fig
+    curves = [certified.line_, attacked.line_, other.line_]
+    assert all(line in ax.get_lines() for line in curves)
+    assert attacked.line_.get_linestyle() == "--" and attacked.kind == "empirical"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [line.get_label() for line in curves]
+    assert ax.get_ylabel() == "certified / attacked accuracy"
+    # the x axis fits the longest curve
+    longest = max(d.radii[-1] for d in (certified, attacked, other))
+    assert ax.get_xlim() == (0, longest)
+    # the attack is an upper bound, the certificate a lower bound
+    n = min(certified.radii.size, attacked.radii.size)
+    upper, lower = attacked.certified_accuracy, certified.certified_accuracy
+    assert np.all(upper[:n] >= lower[:n] - 1e-12)
+    assert upper[0] == pytest.approx(lower[0])
+
+
+def test_from_attack_radius_is_changes_minus_one(digits_model):
+    clf, X, y = digits_model
+    display = CertifiedAccuracyDisplay.from_attack(
+        clf, X, y, max_changes=2, n_targets=1
+    )
+    # with at most two changes tried, survivors count as robust up to radius 2
+    assert display.radii[-1] <= 3
+    correct = clf.predict(X) == y
+    assert display.certified_accuracy[0] == pytest.approx(correct.mean())
+
+
+def test_invalid_inputs():
+    match = "kind must be 'certified' or 'empirical', got 'attack'"
+    with pytest.raises(ValueError, match=match):
+        CertifiedAccuracyDisplay.from_predictions(Y_TRUE, Y_PRED, RADIUS, kind="attack")
+    bad_kind = CertifiedAccuracyDisplay(
+        radii=[0, 1], certified_accuracy=[1, 0], kind="x"
+    )
+    with pytest.raises(ValueError, match="'certified' or 'empirical', got 'x'"):
+        bad_kind.plot()
+    mismatched = CertifiedAccuracyDisplay(radii=[0, 1, 2], certified_accuracy=[1, 0])
+    with pytest.raises(ValueError, match="1D arrays of the same non-zero length"):
+        mismatched.plot()
+    with pytest.raises(TypeError, match="Got both ls and linestyle"):
+        CertifiedAccuracyDisplay.from_predictions(
+            Y_TRUE, Y_PRED, RADIUS, ls="-", linestyle=":"
+        )
