@@ -1,10 +1,58 @@
-"""Exact l0 distances from samples to axis-aligned boxes."""
+"""Exact l0 distances from samples to axis-aligned boxes.
+
+The fast path (:func:`l0_distances`) turns the ``n_samples x n_boxes x
+n_features`` interval tests into table look-ups and bitwise arithmetic, all
+in numpy:
+
+1. Per feature, sort the box endpoints once. A sample value's position among
+   them (``np.searchsorted``) decides, for every box at once, whether the value
+   is inside the box's interval; the answer is a precomputed row of bits, one
+   bit per box, 64 boxes per ``uint64`` word.
+2. The rows gathered for all features of a sample are added with bit-sliced
+   (vertical) counters: bit ``w`` of the count of 64 boxes lives in one word,
+   and a carry-save adder adds two rows with five bitwise operations on whole
+   words, so one numpy operation does 64 boxes x rows at a time.
+3. Features where every box has the same interval contribute the same amount
+   to every box; they are counted per sample, outside the tables.
+
+Everything is exact: the comparisons happen in the dtype numpy itself would
+compare in, and integer counts never round. ``docs/speed.rst`` has the
+measurements behind these choices.
+"""
+
+import math
+import numbers
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["l0_distances"]
+
+# Words of box bits are little-endian whatever the machine, so that viewing
+# them as bytes puts box ``m`` at bit ``m % 8`` of byte ``m // 8``.
+_WORD = np.dtype("<u8")
+# Boxes per block: a feature's table has at most ``2 * _BOX_BLOCK + 2`` rows
+# of ``_BOX_BLOCK / 8`` bytes (256 KiB), small enough to stay in the L2 cache.
+_BOX_BLOCK = 1024
+# Bytes of one bit plane of a row block; a handful of planes is the working
+# set of the adder, sized for the L2 cache.
+_ROW_BLOCK_BYTES = 2**17
+# Bytes of the tables one worker builds at a time (one feature at least).
+_TABLE_BLOCK_BYTES = 2**22
+# Most features whose tables are built at once (bounds the look-up positions).
+_MAX_BLOCK_FEATURES = 64
+# Above this many keys, values of which more than this fraction differ from
+# the previous one are sorted before the search (see _positions).
+_SORT_MIN_KEYS = 64
+_SORT_MIN_CHANGES = 0.7
+# Below this many samples per chunk, building the tables costs more than it
+# saves and the reference loop is used.
+_MIN_TABLE_ROWS = 64
+# Features compared at once for features where every box agrees.
+_CONSTANT_BLOCK = 64
 
 
 def _distance_dtype(n_features):
@@ -42,7 +90,42 @@ def _check_boxes(X, lower, upper):
     return X, lower, upper
 
 
-def _l0_distances_chunk(X, lower, upper, out):
+def _comparison_dtype(X, lower, upper):
+    """The dtype in which the fast path compares, or None to use the reference.
+
+    The reference compares ``X < lower`` in ``result_type(X, lower)`` and
+    ``X > upper`` in ``result_type(X, upper)``. When these agree, comparing
+    everything in that dtype gives the same answers by construction. When they
+    differ, comparing in the wider common dtype still gives the same answers
+    unless one of the pairwise comparisons rounds a 64-bit integer to float64;
+    that rare case goes to the reference.
+    """
+    low = np.result_type(X.dtype, lower.dtype)
+    high = np.result_type(X.dtype, upper.dtype)
+    if low != high:
+        if any(
+            a.dtype.kind in "iu" and a.dtype.itemsize >= 8 for a in (X, lower, upper)
+        ):
+            return None
+        low = np.result_type(low, high)
+    if low.kind == "b":
+        return np.dtype(np.uint8)
+    return low
+
+
+def _next_up(values):
+    """Smallest value of the same dtype above each value (saturating at the top).
+
+    ``x > v`` holds exactly when ``x >= _next_up(v)``, except at the top of the
+    dtype (``+inf``, or the largest integer), where nothing is larger.
+    """
+    if values.dtype.kind == "f":
+        return np.nextafter(values, values.dtype.type(np.inf))
+    top = np.iinfo(values.dtype).max
+    return np.where(values < top, values + values.dtype.type(1), values)
+
+
+def _reference_chunk(X, lower, upper, out):
     """Count, for every (sample, box) pair, the coordinates outside the box.
 
     Loops over features so that the temporaries are ``(n_rows, n_boxes)``
@@ -62,7 +145,430 @@ def _l0_distances_chunk(X, lower, upper, out):
     return out
 
 
-def l0_distances(X, lower, upper, *, working_memory=None):
+def _reference_into(X, lower, upper, D, working_memory):
+    row_bytes = lower.shape[0] * (2 + 2 * D.dtype.itemsize)
+    chunk_n_rows = get_chunk_n_rows(
+        row_bytes=row_bytes, max_n_rows=X.shape[0], working_memory=working_memory
+    )
+    for rows in gen_batches(X.shape[0], chunk_n_rows):
+        _reference_chunk(X[rows], lower, upper, D[rows])
+    return D
+
+
+def _l0_distances_reference(X, lower, upper, *, working_memory=None):
+    """The straightforward implementation of :func:`l0_distances`.
+
+    One vectorised comparison per feature, rows chunked by ``working_memory``.
+    Kept as the definition the fast path is tested and benchmarked against.
+    """
+    X, lower, upper = _check_boxes(X, lower, upper)
+    D = np.empty((X.shape[0], lower.shape[0]), dtype=_distance_dtype(X.shape[1]))
+    if D.size == 0:
+        return D
+    return _reference_into(X, lower, upper, D, working_memory)
+
+
+class _Workspace:
+    """Arrays reused from one block of features to the next.
+
+    Every fresh multi-MiB array costs page faults when first written, which
+    made the table build several times slower than its arithmetic.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, shape, dtype):
+        size = math.prod(shape)
+        array = self._arrays.get(name)
+        if array is None or array.size < size or array.dtype != dtype:
+            array = np.empty(size, dtype=dtype)
+            self._arrays[name] = array
+        return array[:size].reshape(shape)
+
+
+# Masks of the 8 x 8 bit-matrix transpose in a 64-bit word (Hacker's Delight 7-3).
+_TRANSPOSE_STEPS = (
+    (7, np.uint64(0x00AA00AA00AA00AA)),
+    (14, np.uint64(0x0000CCCC0000CCCC)),
+    (28, np.uint64(0x00000000F0F0F0F0)),
+)
+
+
+def _transpose_bytes(words, scratch):
+    """Transpose, in place, the 8 x 8 bit matrix (byte i, bit j) of every word."""
+    for shift, mask in _TRANSPOSE_STEPS:
+        np.right_shift(words, shift, out=scratch)
+        scratch ^= words
+        scratch &= mask
+        words ^= scratch
+        scratch <<= shift
+        words ^= scratch
+    return words
+
+
+class _BitSlicedCounter:
+    """Vertical counters: ``n_rows x 64 * n_words`` small integers, bit by bit.
+
+    ``planes[w]`` holds bit ``w`` of every counter, 64 counters to a word.
+    Rows of 0/1 words are added two at a time with a carry-save adder (five
+    bitwise operations); the carries wait at the next weight for a partner,
+    as in the Harley-Seal population count. Each input costs about five
+    word operations however large the counts grow. The scratch arrays are
+    recycled so that nothing is allocated in the inner loop.
+    """
+
+    def __init__(self, n_rows, n_words, n_bits):
+        self.shape = (n_rows, n_words)
+        self.planes = [np.zeros(self.shape, dtype=_WORD) for _ in range(n_bits)]
+        self.pending = [None] * (n_bits + 1)
+        self.held = None
+        self.free = []
+
+    def buffer(self):
+        """A scratch row block; pass it to :meth:`add` once filled."""
+        return self.free.pop() if self.free else np.empty(self.shape, dtype=_WORD)
+
+    def add(self, bits):
+        """Add one 0/1 per counter; takes ownership of ``bits``."""
+        if self.held is None:
+            self.held = bits
+            return
+        held, self.held = self.held, None
+        self._add_pair(0, held, bits)
+        self.free += [held, bits]
+
+    def _add_pair(self, w, a, b):
+        # Full adder of planes[w], a and b: the sum bit stays in planes[w],
+        # the carry goes to weight w + 1.
+        plane = self.planes[w]
+        partial = self.buffer()
+        carry = self.buffer()
+        np.bitwise_xor(plane, a, out=partial)
+        np.bitwise_and(plane, a, out=carry)
+        np.bitwise_xor(partial, b, out=plane)
+        np.bitwise_and(partial, b, out=partial)
+        np.bitwise_or(carry, partial, out=carry)
+        self.free.append(partial)
+        waiting = self.pending[w + 1]
+        if waiting is None:
+            self.pending[w + 1] = carry
+        else:
+            self.pending[w + 1] = None
+            self._add_pair(w + 1, waiting, carry)
+            self.free += [waiting, carry]
+
+    def _add_one(self, w, bits):
+        # Ripple-carry addition of one row at weight w; only used to flush.
+        carry = self.buffer()
+        for plane in self.planes[w:]:
+            np.bitwise_and(plane, bits, out=carry)
+            np.bitwise_xor(plane, bits, out=plane)
+            bits, carry = carry, bits
+        self.free += [bits, carry]
+
+    def add_counts_to(self, out):
+        """Flush the pending carries and add the counters to ``out``.
+
+        Eight planes at a time become eight-bit counts with one bit-matrix
+        transpose per word: byte ``k`` of plane ``w`` goes to byte ``w`` of a
+        word, whose transpose has the count of box ``8k + j`` in byte ``j``.
+        """
+        if self.held is not None:
+            self._add_one(0, self.held)
+            self.held = None
+        for w, waiting in enumerate(self.pending):
+            if waiting is not None:
+                self._add_one(w, waiting)
+                self.pending[w] = None
+        n_rows, n_words = self.shape
+        n_bytes = n_rows * n_words * 8
+        planes = np.zeros((8, n_bytes), dtype=np.uint8)
+        stack = np.empty((n_bytes, 8), dtype=np.uint8)
+        words = stack.view(_WORD).reshape(n_rows, n_words * 8)
+        scratch = np.empty_like(words)
+        counts = stack.reshape(n_rows, n_words * 64)[:, : out.shape[1]]
+        for low in range(0, len(self.planes), 8):
+            group = self.planes[low : low + 8]
+            if len(group) < 8:
+                planes[len(group) :] = 0
+            for w, plane in enumerate(group):
+                planes[w] = plane.view(np.uint8).ravel()
+            # A transposing copy interleaves the bytes of the eight planes.
+            stack[...] = planes.T
+            _transpose_bytes(words, scratch)
+            if low:
+                out += counts.astype(out.dtype) << low
+            else:
+                out += counts
+        self.free = []
+        return out
+
+
+def _feature_tables(lower, upper, workspace):
+    """Sorted keys and membership bits for each feature of one block of boxes.
+
+    For a feature, the keys are every box's ``lower`` and the next value above
+    its ``upper``. A sample value ``x`` is inside ``[lower, upper]`` exactly when
+    ``x`` has reached the first key (``lower <= x``) and not the second
+    (``x < next_up(upper)``, that is ``x <= upper``). So with ``p`` the number of
+    keys ``<= x`` (``np.searchsorted(keys, x, side='right')``), box ``m``
+    contains ``x`` when an odd number of its keys are among the first ``p``:
+    the membership bits of all boxes are the XOR of one-hot rows over the first
+    ``p`` sorted keys, a prefix XOR computed once per feature. When many keys
+    are equal, runs of equal keys are merged, so that ``p`` only takes values
+    that a sample can produce and the tables shrink.
+
+    Empty intervals toggle nothing (never inside); an ``upper`` at the top of
+    the dtype has no key above it, so only its ``lower`` toggles (a row after
+    the feature's last one balances the XOR to zero for the next feature).
+
+    Parameters
+    ----------
+    lower, upper : ndarray of shape (n_boxes, n_block_features)
+        Corners, already in the comparison dtype.
+    workspace : _Workspace
+        The returned arrays live in it until the next call.
+
+    Returns
+    -------
+    keys : ndarray
+        The keys of all features, concatenated.
+    key_offsets : ndarray of shape (n_block_features + 1,)
+        Feature ``i`` has keys ``keys[key_offsets[i]:key_offsets[i + 1]]``.
+    table : ndarray of shape (n_rows, n_words), dtype '<u8'
+        Membership bits; feature ``i`` with ``p`` keys ``<= x`` reads row
+        ``row_offsets[i] + p``.
+    row_offsets : ndarray of shape (n_block_features,)
+    """
+    n_boxes, n_block = lower.shape
+    n_words = -(-n_boxes // 64)
+    n_keys = 2 * n_boxes
+    dtype = lower.dtype
+    top = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    keys = workspace.get("keys", (n_block, n_keys), dtype)
+    keys[:, :n_boxes] = lower.T
+    keys[:, n_boxes:] = _next_up(upper.T)
+    empty = (lower > upper).T
+    unbounded = (upper == top).T
+    inert = workspace.get("inert", (n_block, n_keys), bool)
+    inert[:, :n_boxes] = empty
+    np.logical_or(empty, unbounded, out=inert[:, n_boxes:])
+
+    order = np.argsort(keys, axis=1)
+    box = order % n_boxes
+    order += (np.arange(n_block) * n_keys)[:, None]
+    sorted_keys = workspace.get("sorted_keys", (n_block, n_keys), dtype)
+    np.take(keys.ravel(), order, out=sorted_keys, mode="clip")
+
+    live = ~np.take(inert.ravel(), order)
+    last = workspace.get("last", (n_block, n_keys), bool)
+    np.not_equal(sorted_keys[:, 1:], sorted_keys[:, :-1], out=last[:, :-1])
+    last[:, -1] = True
+    n_distinct = np.count_nonzero(last, axis=1)
+    merge = 2 * n_distinct.sum() <= last.size
+    if merge:
+        # Many ties (fitted boxes share corners at the edges of the data):
+        # one row per run of equal keys, where a sample lands after its last.
+        n_runs = n_distinct
+        run = np.cumsum(last, axis=1, dtype=np.intp)
+        run -= last
+        keys = sorted_keys[last]
+    else:
+        n_runs = np.full(n_block, n_keys)
+        run = np.arange(n_keys)
+        keys = sorted_keys.ravel()
+    key_offsets = np.zeros(n_block + 1, dtype=np.intp)
+    np.cumsum(n_runs, out=key_offsets[1:])
+    # Per feature: a zero row (no key reached), a row per run, and a closing
+    # row that cancels the unbounded uppers' missing second key.
+    span = n_runs + 2
+    row_offsets = np.zeros(n_block, dtype=np.intp)
+    np.cumsum(span[:-1], out=row_offsets[1:])
+    n_rows = int(span.sum())
+    row = row_offsets[:, None] + run + 1
+
+    # Toggle rows, then a prefix XOR turns them into membership rows.
+    table = workspace.get("table", (n_rows, n_words), _WORD)
+    if merge:
+        # Toggles of one run come from distinct boxes: their bits add up
+        # exactly, 32 to a float64 piece, as an OR would.
+        pieces = np.bincount(
+            (row * (2 * n_words) + (box >> 5)).ravel(),
+            weights=np.where(live, np.ldexp(1.0, box & 31), 0.0).ravel(),
+            minlength=n_rows * 2 * n_words,
+        )
+        table[...] = pieces.astype("<u4").view(_WORD).reshape(n_rows, n_words)
+    else:
+        # One toggle per row: a plain assignment.
+        table.fill(0)
+        bits = np.left_shift(np.uint64(1), (box & 63).astype(np.uint64))
+        bits[~live] = 0
+        table.ravel()[row * n_words + (box >> 6)] = bits
+    closing = unbounded & ~empty
+    if closing.any():
+        packed = np.zeros((n_block, n_words * 8), dtype=np.uint8)
+        packed[:, : -(-n_boxes // 8)] = np.packbits(closing, axis=1, bitorder="little")
+        table[row_offsets + span - 1] = packed.view(_WORD)
+    # Each feature's rows XOR to zero, so one running XOR over all of them
+    # restarts at zero for every feature.
+    np.bitwise_xor.accumulate(table, axis=0, out=table)
+    return keys, key_offsets, table, row_offsets
+
+
+def _positions(keys, x, out):
+    """``out[:] = np.searchsorted(keys, x, side='right')``, computed the faster way.
+
+    A binary search per value is quick when consecutive values take the same
+    path (image pixels: mostly zeros) or the keys are few; for long key lists
+    and values that change at random, its mispredicted branches dominate, and
+    sorting the values and searching the keys among them is several times
+    faster (``docs/speed.rst``).
+    """
+    if (
+        keys.size > _SORT_MIN_KEYS
+        and np.count_nonzero(x[1:] != x[:-1]) > _SORT_MIN_CHANGES * x.size
+    ):
+        order = np.argsort(x)
+        # Keys <= x[order][i] are those with fewer than i + 1 values below them.
+        below = np.searchsorted(x[order], keys, side="left")
+        counts = np.bincount(below, minlength=x.size + 1)[: x.size]
+        out[order] = np.cumsum(counts)
+    else:
+        out[:] = np.searchsorted(keys, x, side="right")
+    return out
+
+
+def _count_inside(X, lower, upper, feature_blocks, n_features, out):
+    """Add to ``out`` how many of the given features of each sample each box contains.
+
+    ``X`` is a chunk of samples, ``lower`` and ``upper`` a block of boxes in
+    the comparison dtype; ``feature_blocks`` lists feature indices, a block's
+    tables are built together and its columns transposed together.
+    """
+    n_boxes = lower.shape[0]
+    n_words = -(-n_boxes // 64)
+    n_rows = X.shape[0]
+    row_blocks = list(gen_batches(n_rows, max(64, _ROW_BLOCK_BYTES // (8 * n_words))))
+    n_bits = max(1, int(n_features).bit_length())
+    counters = [
+        _BitSlicedCounter(rows.stop - rows.start, n_words, n_bits)
+        for rows in row_blocks
+    ]
+    workspace = _Workspace()
+    for features in feature_blocks:
+        keys, key_offsets, table, row_offsets = _feature_tables(
+            lower[:, features], upper[:, features], workspace
+        )
+        # The block's columns, contiguous and in the comparison dtype.
+        columns = workspace.get("columns", (features.size, n_rows), lower.dtype)
+        columns[...] = X[:, features].T
+        positions = workspace.get("positions", (features.size, n_rows), np.intp)
+        for i in range(features.size):
+            _positions(
+                keys[key_offsets[i] : key_offsets[i + 1]], columns[i], positions[i]
+            )
+            positions[i] += row_offsets[i]
+        for counter, rows in zip(counters, row_blocks):
+            for i in range(features.size):
+                bits = counter.buffer()
+                # mode='clip' skips a copy; the positions are always in range.
+                np.take(table, positions[i, rows], axis=0, out=bits, mode="clip")
+                counter.add(bits)
+    for counter, rows in zip(counters, row_blocks):
+        counter.add_counts_to(out[rows])
+    return out
+
+
+def _split_features(features, n_tasks, n_boxes):
+    """Round-robin the features over tasks, each task's features in table blocks."""
+    n_words = -(-n_boxes // 64)
+    per_block = max(1, _TABLE_BLOCK_BYTES // ((2 * n_boxes + 2) * n_words * 8))
+    per_block = min(per_block, _MAX_BLOCK_FEATURES)
+    tasks = []
+    for t in range(n_tasks):
+        mine = features[t::n_tasks]
+        tasks.append([mine[i : i + per_block] for i in range(0, mine.size, per_block)])
+    return tasks
+
+
+def _fast_row_bytes(n_features, n_boxes, x_itemsize, itemsize, out_itemsize, n_tasks):
+    """Bytes of temporaries per sample of a chunk in the fast path."""
+    block = min(n_boxes, _BOX_BLOCK)
+    n_words = -(-block // 64)
+    n_bits = max(1, int(n_features).bit_length())
+    # Bit-sliced counters (planes, carries, scratch), positions, columns.
+    per_task = n_words * 8 * (3 * n_bits + 6) + _MAX_BLOCK_FEATURES * (
+        8 + x_itemsize + itemsize
+    )
+    # Counts of the tasks after the first; comparisons of constant features.
+    return (
+        n_tasks * per_task
+        + (n_tasks - 1) * block * out_itemsize
+        + _CONSTANT_BLOCK * (x_itemsize + 2)
+        + 2 * out_itemsize
+    )
+
+
+def _fast_chunk(X, blocks, D, parallel, n_tasks):
+    """Distances of a chunk of samples ``X`` (any real dtype) into ``D``."""
+    n_rows = X.shape[0]
+    for boxes, lower, upper, varying, constant in blocks:
+        # Features where all boxes agree: one comparison per sample. NumPy
+        # promotes X to the boxes' (comparison) dtype.
+        base = np.full(n_rows, varying.size, dtype=D.dtype)
+        for i in range(0, constant.size, _CONSTANT_BLOCK):
+            features = constant[i : i + _CONSTANT_BLOCK]
+            x = X[:, features]
+            outside = x < lower[0, features]
+            outside |= x > upper[0, features]
+            base += outside.view(np.uint8).sum(axis=1, dtype=D.dtype)
+        inside = D[:, boxes]
+        inside[...] = 0
+        if varying.size:
+            tasks = _split_features(varying, min(n_tasks, varying.size), lower.shape[0])
+            outs = [inside] + [np.zeros(inside.shape, dtype=D.dtype) for _ in tasks[1:]]
+            jobs = [
+                delayed(_count_inside)(X, lower, upper, task, sum(map(len, task)), out)
+                for task, out in zip(tasks, outs)
+            ]
+            if len(jobs) == 1:
+                _count_inside(X, lower, upper, tasks[0], varying.size, inside)
+            else:
+                parallel(jobs)
+            for other in outs[1:]:
+                inside += other
+        np.subtract(base[:, None], inside, out=inside)
+    return D
+
+
+def _box_blocks(lower, upper):
+    """Blocks of boxes, each with its varying features and those where all agree."""
+    n_boxes = lower.shape[0]
+    n_blocks = -(-n_boxes // _BOX_BLOCK)
+    bounds = np.linspace(0, n_boxes, n_blocks + 1).round().astype(int)
+    blocks = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        lo = lower[start:stop]
+        hi = upper[start:stop]
+        same = (lo == lo[:1]).all(axis=0) & (hi == hi[:1]).all(axis=0)
+        blocks.append(
+            (slice(start, stop), lo, hi, np.flatnonzero(~same), np.flatnonzero(same))
+        )
+    return blocks
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "lower": ["array-like"],
+        "upper": ["array-like"],
+        "working_memory": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "n_jobs": [None, numbers.Integral],
+    },
+    prefer_skip_nested_validation=True,
+)
+def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
     r"""Exact l0 distance from each sample to each axis-aligned box.
 
     The l0 distance from :math:`x` to the box :math:`[a, b]` is the number of
@@ -71,28 +577,52 @@ def l0_distances(X, lower, upper, *, working_memory=None):
     .. math:: D_{s,m} = \sum_i \mathbf{1}\left(X_{s,i} \notin [a_{m,i}, b_{m,i}]\right)
 
     Intervals are closed; an empty interval (``lower > upper``) contains no
-    value, so it always counts.
+    value, so it always counts. Infinite corners are allowed.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Samples. Any real dtype; no value is rounded to another dtype before
-        the comparison.
+        Samples. Any real dtype; values are compared in the dtype numpy
+        promotes the two sides of each comparison to, so a float32 sample is
+        compared with a float64 corner in float64 and nothing is rounded to a
+        narrower type.
     lower, upper : array-like of shape (n_boxes, n_features)
         Lower and upper corners of the boxes.
     working_memory : float, default=None
-        Peak extra memory in MiB for the temporaries; ``None`` uses
+        Memory in MiB for the temporaries that grow with the number of
+        samples, which are processed in chunks that fit in it; ``None`` uses
         scikit-learn's ``working_memory`` setting (see
-        :func:`sklearn.set_config`). Rows are processed in chunks of
-        ``max(1, working_memory * 2**20 // (row_bytes))`` samples where
-        ``row_bytes = n_boxes * (2 + 2 * itemsize(out))``. The output itself,
-        ``n_samples * n_boxes`` small integers, is not counted.
+        :func:`sklearn.set_config`). See Notes for the whole bound.
+    n_jobs : int, default=None
+        Number of threads, which split the features between them. ``None``
+        means 1 unless in a :obj:`joblib.parallel_backend` context; ``-1``
+        means all processors. The result does not depend on it.
 
     Returns
     -------
     D : ndarray of shape (n_samples, n_boxes)
         Distances, in the smallest unsigned integer dtype that holds
         ``n_features`` (``uint16`` for 784 features).
+
+    Notes
+    -----
+    The result is the definition above, bit for bit. Per feature, the box
+    corners are sorted once; a sample value's position among them selects a
+    precomputed row of membership bits (64 boxes to a word), and the rows of
+    all features are added with bit-sliced counters. For thousands of samples
+    and hundreds of boxes this is 10 to 30 times faster than comparing every
+    sample with every box; below 64 samples, where building the tables does
+    not pay, the samples are compared feature by feature. The user guide's
+    page on speed has the measurements.
+
+    Peak extra memory, whatever ``n_samples``: ``working_memory`` for the
+    temporaries that grow with the number of samples (about
+    ``(3 * b + 6) * min(n_boxes, 1024) / 8 + 64 * 24`` bytes per sample and
+    thread, ``b`` the number of binary digits of ``n_features``: 6 KiB for 784
+    features and 1,000 boxes), plus at most about 16 MiB
+    per thread of tables and scratch arrays, plus one copy of ``lower`` and
+    ``upper`` when they must be converted to the comparison dtype. The output
+    is not counted.
 
     Examples
     --------
@@ -107,16 +637,29 @@ def l0_distances(X, lower, upper, *, working_memory=None):
     X, lower, upper = _check_boxes(X, lower, upper)
     n_samples, n_features = X.shape
     n_boxes = lower.shape[0]
-    dtype = _distance_dtype(n_features)
-    D = np.empty((n_samples, n_boxes), dtype=dtype)
-    if n_samples == 0 or n_boxes == 0:
+    D = np.empty((n_samples, n_boxes), dtype=_distance_dtype(n_features))
+    if D.size == 0:
         return D
-    row_bytes = n_boxes * (2 + 2 * dtype.itemsize)
+    dtype = _comparison_dtype(X, lower, upper)
+    if dtype is None or n_features == 0 or n_samples < _MIN_TABLE_ROWS:
+        return _reference_into(X, lower, upper, D, working_memory)
+
+    lower = lower.astype(dtype, copy=False)
+    upper = upper.astype(dtype, copy=False)
+    n_tasks = max(1, min(effective_n_jobs(n_jobs), n_features))
+    row_bytes = _fast_row_bytes(
+        n_features, n_boxes, X.dtype.itemsize, dtype.itemsize, D.dtype.itemsize, n_tasks
+    )
     chunk_n_rows = get_chunk_n_rows(
         row_bytes=row_bytes, max_n_rows=n_samples, working_memory=working_memory
     )
-    for rows in gen_batches(n_samples, chunk_n_rows):
-        _l0_distances_chunk(X[rows], lower, upper, D[rows])
+    blocks = _box_blocks(lower, upper)
+    with Parallel(n_jobs=n_tasks, require="sharedmem") as parallel:
+        for rows in gen_batches(n_samples, chunk_n_rows):
+            if rows.stop - rows.start < _MIN_TABLE_ROWS:
+                _reference_into(X[rows], lower, upper, D[rows], working_memory)
+                continue
+            _fast_chunk(X[rows], blocks, D[rows], parallel, n_tasks)
     return D
 
 
