@@ -16,6 +16,7 @@ from sklearn import get_config
 
 from ._certify import margin_radius
 from ._distances import class_distances, l0_distances
+from ._metrics import median_certified_radius
 
 # Bytes of temporaries per (sample, box, feature) triple in the eager path:
 # the two differences and the relaxation or masked product, in float32.
@@ -245,11 +246,8 @@ def _project(lower, upper, domain_low, domain_high):
 def _exact_scores(X, y, lower, upper, box_class, n_classes):
     """Exact accuracy and median certified radius (margin bound) of the boxes."""
     C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
-    correct = np.argmin(C, axis=1) == y
-    radius = np.where(correct, margin_radius(C), -1)
-    # Largest r with certified accuracy >= 1/2; -1 when accuracy is below 1/2.
-    median = int(np.sort(radius)[::-1][(len(radius) - 1) // 2]) if len(radius) else -1
-    return float(correct.mean()), median
+    y_pred = np.argmin(C, axis=1)
+    return float(np.mean(y_pred == y)), median_certified_radius(y, y_pred, margin_radius(C))
 
 
 def _compile_available(device):
@@ -401,6 +399,7 @@ def train_boxes(
             "learning_rate": optimizer.param_groups[0]["lr"],
             "epoch_time": time.perf_counter() - epoch_start,
             "compiled": bool(use_compile),
+            "device": str(torch_device),
         }
         if validation is not None:
             val_acc, val_median = _exact_scores(

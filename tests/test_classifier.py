@@ -77,7 +77,7 @@ def test_certify_equals_theorem_4_2(fitted, digits):
     d1 = np.array([D[s, fitted.box_labels_ == pred[s]].min() for s in range(len(X))])
     d2 = np.array([D[s, fitted.box_labels_ != pred[s]].min() for s in range(len(X))])
     expected = np.maximum(0, np.ceil((d2 - d1) / 2).astype(int) - 1)
-    radius = fitted.certify(X)
+    radius = fitted.certify(X, method="margin")
     assert radius.dtype.kind == "i"
     np.testing.assert_array_equal(radius, expected)
     assert radius.max() > 0
@@ -296,3 +296,22 @@ def test_more_boxes_than_points():
         BoxNNClassifier(n_boxes=11).fit(X, [0, 1] * 5)
     with pytest.raises(ValueError, match="smaller than the number of classes"):
         BoxNNClassifier(n_boxes=2).fit(X, [0, 1, 2, 3, 4] * 2)
+
+
+def test_describe_is_a_json_model_card(digits):
+    import json
+
+    X_train, _, y_train, _ = digits
+    clf = BoxNNClassifier(
+        n_boxes=30, max_epochs=2, validation_fraction=0.25, random_state=np.random.RandomState(0)
+    ).fit(X_train, y_train)
+    card = json.loads(json.dumps(clf.describe()))
+    assert card["n_boxes"] == 30 and card["n_features"] == 64
+    assert sum(card["boxes_per_class"].values()) == 30
+    assert card["classes"] == list(range(10))
+    assert card["recipe"]["clip"] == clf.clip
+    assert card["training"]["epochs_run"] == 2 and card["training"]["device"] == "cpu"
+    kept = clf.history_[clf.best_epoch_ - 1]
+    assert card["validation"] == {
+        "accuracy": kept["val_accuracy"], "median_certified_radius": kept["val_median_radius"]
+    }
