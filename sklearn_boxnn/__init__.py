@@ -4,6 +4,7 @@ from ._attack import sparse_attack
 from ._certify import certified_radius
 from ._classifier import BoxNNClassifier
 from ._distances import l0_distances
+from ._inspect import AdversarialExampleDisplay, BoxImagesDisplay, NearestBoxDisplay
 from ._metrics import (
     certified_accuracy,
     certified_accuracy_curve,
@@ -15,8 +16,11 @@ from ._plot import CertifiedAccuracyDisplay
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AdversarialExampleDisplay",
+    "BoxImagesDisplay",
     "BoxNNClassifier",
     "CertifiedAccuracyDisplay",
+    "NearestBoxDisplay",
     "certified_accuracy",
     "certified_accuracy_curve",
     "certified_radius",

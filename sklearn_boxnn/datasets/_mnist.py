@@ -187,14 +187,14 @@ def _load(folder_name, descr_file, target_names, data_home, subset, return_X_y, 
 def load_mnist(data_home=None, *, subset="train", return_X_y=False, scaled=True):
     """Load the MNIST handwritten digits dataset from local IDX files.
 
-    =================   ==============
-    Classes                         10
-    Samples total                70000
-    Samples (train)              60000
-    Samples (test)               10000
-    Dimensionality                 784
-    Features          pixels in 0..255
-    =================   ==============
+    =================   ================
+    Classes                           10
+    Samples total                  70000
+    Samples (train)                60000
+    Samples (test)                 10000
+    Dimensionality                   784
+    Features            pixels in 0..255
+    =================   ================
 
     Parameters
     ----------
@@ -277,14 +277,14 @@ def load_fashion_mnist(
 ):
     """Load the Fashion-MNIST (Zalando) dataset from local IDX files.
 
-    =================   ==============
-    Classes                         10
-    Samples total                70000
-    Samples (train)              60000
-    Samples (test)               10000
-    Dimensionality                 784
-    Features          pixels in 0..255
-    =================   ==============
+    =================   ================
+    Classes                           10
+    Samples total                  70000
+    Samples (train)                60000
+    Samples (test)                 10000
+    Dimensionality                   784
+    Features            pixels in 0..255
+    =================   ================
 
     Parameters
     ----------

@@ -1,0 +1,149 @@
+"""Cheap checks of the documentation sources; the Sphinx build itself is not run here.
+
+- every gallery script compiles, has a sphinx-gallery title, and imports only
+  names that exist;
+- every public name is in the API reference, and every name there exists.
+"""
+
+import ast
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+import sklearn_boxnn
+import sklearn_boxnn.datasets
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
+API_RST = ROOT / "docs" / "api.rst"
+
+def test_there_are_examples():
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_compiles_and_has_a_title(path):
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source, filename=str(path))
+    compile(tree, str(path), "exec")
+    docstring = ast.get_docstring(tree, clean=False)
+    assert docstring, f"{path.name} must start with a docstring (the gallery title)"
+    lines = [line for line in docstring.strip("\n").splitlines()]
+    # sphinx-gallery needs an RST title: overline, title, underline of '='.
+    assert len(lines) >= 3 and set(lines[0]) == {"="} and set(lines[2]) == {"="}, (
+        f"{path.name}: the docstring must open with a '='-overlined title"
+    )
+    assert len(lines[0]) >= len(lines[1]) and len(lines[2]) >= len(lines[1]), (
+        f"{path.name}: the title lines must be at least as long as the title"
+    )
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_imports_exist(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if not (node.module or "").startswith("sklearn_boxnn"):
+            continue
+        module = importlib.import_module(node.module)
+        for alias in node.names:
+            assert hasattr(module, alias.name), (
+                f"{path.name} imports {alias.name} from {node.module}, which does not exist"
+            )
+
+
+def documented_names():
+    """``module.name`` for every entry of an autosummary list in docs/api.rst."""
+    names, module, in_list = set(), None, False
+    for line in API_RST.read_text(encoding="utf-8").splitlines():
+        if m := re.match(r"\.\. currentmodule:: (\S+)", line):
+            module = m.group(1)
+        if line.startswith(".. autosummary::"):
+            in_list = True
+            continue
+        if in_list:
+            if line and not line[0].isspace():
+                in_list = False
+            elif line.strip() and not line.strip().startswith(":"):
+                names.add(f"{module}.{line.strip()}")
+    return names
+
+
+def test_api_reference_lists_every_public_name():
+    public = {f"sklearn_boxnn.{name}" for name in sklearn_boxnn.__all__}
+    public |= {
+        f"sklearn_boxnn.datasets.{name}" for name in sklearn_boxnn.datasets.__all__
+    }
+    missing = sorted(public - documented_names())
+    assert not missing, f"add these to an autosummary list in docs/api.rst: {missing}"
+
+
+def test_api_reference_names_exist():
+    for qualified in sorted(documented_names()):
+        module, name = qualified.rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), name), (
+            f"docs/api.rst lists {qualified}, which does not exist"
+        )
+
+
+@pytest.fixture(scope="module")
+def docs_conf():
+    """docs/conf.py as a module (it only reads files and imports sklearn_boxnn)."""
+    path = ROOT / "docs" / "conf.py"
+    spec = importlib.util.spec_from_file_location("docs_conf", path)
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    return conf
+
+
+SOURCE = """\
+See :doc:`certificates` and :doc:`the proofs <certificates>`, or
+:ref:`the example <sphx_glr_auto_examples_plot_x.py>`.
+
+.. toctree::
+
+   overview
+   certificates
+
+* :ref:`sphx_glr_auto_examples_plot_x.py`
+* :ref:`sphx_glr_auto_examples_plot_y.py`
+
+.. image:: /auto_examples/images/sphx_glr_plot_x_001.png
+   :alt: a picture
+
+.. image:: /auto_examples/images/sphx_glr_plot_y_001.png
+   :alt: another picture
+
+The end.
+"""
+
+
+def run_drop_missing(conf, monkeypatch, plot_gallery="True"):
+    monkeypatch.setattr(conf, "missing_pages", {"certificates"})
+    monkeypatch.setattr(conf, "missing_examples", {"auto_examples/plot_x"})
+    config = type("Config", (), {"plot_gallery": plot_gallery})
+    app = type("App", (), {"config": config})
+    source = [SOURCE]
+    conf._drop_missing(app, "index", source)
+    return source[0]
+
+
+def test_conf_drops_links_to_missing_pages(docs_conf, monkeypatch):
+    text = run_drop_missing(docs_conf, monkeypatch)
+    assert "<certificates>" not in text and ":doc:`certificates`" not in text
+    assert "See certificates and the proofs, or\nthe example." in text
+    assert "   overview\n" in text and "   certificates\n" not in text
+    assert "plot_x" not in text
+    assert "* :ref:`sphx_glr_auto_examples_plot_y.py`" in text
+    assert ".. image:: /auto_examples/images/sphx_glr_plot_y_001.png\n" in text
+    assert text.endswith("The end.\n")
+
+
+def test_conf_drops_gallery_images_without_gallery(docs_conf, monkeypatch):
+    text = run_drop_missing(docs_conf, monkeypatch, plot_gallery="0")
+    assert ".. image::" not in text and ":alt:" not in text
+    assert "* :ref:`sphx_glr_auto_examples_plot_y.py`" in text
