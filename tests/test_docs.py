@@ -101,49 +101,28 @@ def docs_conf():
 
 
 SOURCE = """\
-See :doc:`certificates` and :doc:`the proofs <certificates>`, or
-:ref:`the example <sphx_glr_auto_examples_plot_x.py>`.
-
-.. toctree::
-
-   overview
-   certificates
-
-* :ref:`sphx_glr_auto_examples_plot_x.py`
-* :ref:`sphx_glr_auto_examples_plot_y.py`
+See :ref:`the example <sphx_glr_auto_examples_plot_x.py>`.
 
 .. image:: /auto_examples/images/sphx_glr_plot_x_001.png
    :alt: a picture
-
-.. image:: /auto_examples/images/sphx_glr_plot_y_001.png
-   :alt: another picture
 
 The end.
 """
 
 
-def run_drop_missing(conf, monkeypatch, plot_gallery="True"):
-    monkeypatch.setattr(conf, "missing_pages", {"certificates"})
-    monkeypatch.setattr(conf, "missing_examples", {"auto_examples/plot_x"})
+def drop_gallery_images(conf, plot_gallery):
     config = type("Config", (), {"plot_gallery": plot_gallery})
     app = type("App", (), {"config": config})
     source = [SOURCE]
-    conf._drop_missing(app, "index", source)
+    conf._drop_gallery_images(app, "index", source)
     return source[0]
 
 
-def test_conf_drops_links_to_missing_pages(docs_conf, monkeypatch):
-    text = run_drop_missing(docs_conf, monkeypatch)
-    assert "<certificates>" not in text and ":doc:`certificates`" not in text
-    assert "See certificates and the proofs, or\nthe example." in text
-    assert "   overview\n" in text and "   certificates\n" not in text
-    assert "plot_x" not in text
-    assert "* :ref:`sphx_glr_auto_examples_plot_y.py`" in text
-    assert ".. image:: /auto_examples/images/sphx_glr_plot_y_001.png\n" in text
-    assert text.endswith("The end.\n")
+def test_conf_keeps_gallery_images_with_gallery(docs_conf):
+    assert drop_gallery_images(docs_conf, "True") == SOURCE
 
 
-def test_conf_drops_gallery_images_without_gallery(docs_conf, monkeypatch):
-    text = run_drop_missing(docs_conf, monkeypatch, plot_gallery="0")
+def test_conf_drops_gallery_images_without_gallery(docs_conf):
+    text = drop_gallery_images(docs_conf, "0")
     assert ".. image::" not in text and ":alt:" not in text
-    assert "* :ref:`sphx_glr_auto_examples_plot_y.py`" in text
+    assert text.startswith("See :ref:`the example") and text.endswith("The end.\n")
