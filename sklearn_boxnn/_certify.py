@@ -742,7 +742,7 @@ def certified_radius(
     upper,
     box_labels,
     *,
-    method="lagrangian",
+    method="margin",
     feature_range=None,
     time_limit=None,
 ):
@@ -769,10 +769,12 @@ def certified_radius(
         Label of each box, at least two distinct labels. The prediction is
         the label of the nearest box, the first label in sorted order on
         ties.
-    method : {'lagrangian', 'pairwise', 'margin', 'exact'}, default='lagrangian'
+    method : {'margin', 'pairwise', 'lagrangian', 'exact'}, default='margin'
         How the radius is proven; always
         ``'margin' <= 'pairwise' <= 'lagrangian' <= 'exact'``, and all four
-        are sound.
+        are sound. The default costs about as much as the prediction itself;
+        on trained MNIST and Fashion-MNIST models the tighter methods agree
+        with it on almost every sample (see the user guide).
 
         - ``'margin'``: the paper's Theorem 4.2,
           ``max(0, ceil((d2 - d1) / 2) - 1)`` with ``d1`` the distance to the

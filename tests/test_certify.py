@@ -302,12 +302,12 @@ def test_tighter_methods_on_known_models(model, X, expected):
         assert certified_radius(X, lower, upper, labels, method=method)[0] == radius
 
 
-def test_default_is_lagrangian():
+def test_default_is_margin():
     lower, upper, labels = two_own_boxes()
     X = [[0.5] * 4, [0.95] * 4, [0.1, 0.9, 0.5, 0.2]]
     np.testing.assert_array_equal(
         certified_radius(X, lower, upper, labels),
-        certified_radius(X, lower, upper, labels, method="lagrangian"),
+        certified_radius(X, lower, upper, labels, method="margin"),
     )
 
 
