@@ -5,19 +5,12 @@ import pickle
 import joblib
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from sklearn_boxnn import BoxNNClassifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,12 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from sklearn_boxnn import BoxNNClassifier
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 wrappers = pytest.importorskip("dask_ml.wrappers")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -25,16 +25,6 @@ Y_PRED = ["cat", "cat", "cat", "dog", "cat", "cat"]
 RADIUS = [0, 3, 7, 1, 3, -1]
 
 
-@pytest.fixture(scope="module")
-def digits_model():
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
-    clf = BoxNNClassifier(
-        n_boxes=50, max_epochs=1, feature_range=(0, 1), random_state=0
-    )
-    return clf.fit(X[:600], y[:600]), X[600:900], y[600:900]
-
-
 @pytest.mark.parametrize("r, expected", [(0, 4 / 6), (1, 3 / 6), (2, 2 / 6), (3, 2 / 6),
                                          (3.5, 0.0), (4, 0.0)])
 def test_certified_accuracy_by_hand(r, expected):

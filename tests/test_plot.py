@@ -3,11 +3,9 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from sklearn_boxnn import BoxNNClassifier
 from sklearn_boxnn._metrics import certified_accuracy_curve, median_certified_radius
 from sklearn_boxnn._plot import CertifiedAccuracyDisplay
 
@@ -24,16 +22,6 @@ RADIUS = [0, 3, 7, 1, 3, -1]
 def close_figures():
     yield
     plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def digits_model():
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
-    clf = BoxNNClassifier(
-        n_boxes=50, max_epochs=1, feature_range=(0, 1), random_state=0
-    )
-    return clf.fit(X[:600], y[:600]), X[600:800], y[600:800]
 
 
 def test_plot_sets_attributes_and_labels():

@@ -1,6 +1,5 @@
 """The torch objective: memory-bounded kernels equal plain autograd."""
 
-import numpy as np
 import pytest
 import torch
 
