@@ -18,6 +18,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 DATASETS = ("mnist", "fashion-mnist")
+# Median radius and clean accuracy the recipe must reach at least (issue 6).
+TARGETS = {"mnist": (21, 0.86), "fashion-mnist": (25, 0.84)}
 # Parameters that define a recipe; the rest (verbosity, device, ...) do not.
 RECIPE_KEYS = (
     "n_boxes", "tau", "clip", "floor", "relaxation", "delta_start", "delta_end",
@@ -41,12 +43,8 @@ def tightest(result):
 
 
 def settings(result):
-    from sklearn_boxnn import BoxNNClassifier
-
-    defaults = BoxNNClassifier().get_params()
-    changed = {k: result["params"][k] for k in RECIPE_KEYS
-               if str(result["params"][k]) != str(defaults[k])}
-    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+    changed = sorted(changed_keys(result), key=RECIPE_KEYS.index)
+    return ", ".join(f"{k}={result['params'][k]}" for k in changed) or "defaults"
 
 
 def table(runs):
@@ -67,7 +65,15 @@ def table(runs):
     return "\n".join([line, fmt(header), line, *map(fmt, rows), line]) + "\n"
 
 
+def changed_keys(result):
+    from sklearn_boxnn import BoxNNClassifier
+
+    defaults = BoxNNClassifier().get_params()
+    return {k for k in RECIPE_KEYS if result["params"][k] != defaults[k]}
+
+
 def plot_tradeoff(runs, path):
+    """Clean accuracy against median radius as ``clip`` and ``floor`` vary."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,13 +81,21 @@ def plot_tradeoff(runs, path):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, dataset in zip(axes, DATASETS):
-        mine = [r for r in runs if r["dataset"] == dataset]
-        for r in mine:
-            ax.scatter(tightest(r), r["clean_accuracy"], color="C0")
-            ax.annotate(settings(r).replace("max_epochs=4, ", ""), (tightest(r), r["clean_accuracy"]),
-                        fontsize=6, xytext=(3, 3), textcoords="offset points")
+        curve = sorted(
+            (r for r in runs if r["dataset"] == dataset and r["seed"] == 0
+             and changed_keys(r) <= {"clip", "floor"}),
+            key=lambda r: (tightest(r), -r["clean_accuracy"]),
+        )
+        ax.plot([tightest(r) for r in curve], [r["clean_accuracy"] for r in curve],
+                marker="o", label="Box-NN, clip and floor varied")
+        for r in curve:
+            ax.annotate(settings(r), (tightest(r), r["clean_accuracy"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
         paper = {"mnist": 13, "fashion-mnist": 22}[dataset]
-        ax.axvline(paper, color="C3", linestyle=":", label=f"paper Box-NN median ({paper})")
+        ax.axvline(paper, color="C3", linestyle=":", label=f"paper's Box-NN median ({paper})")
+        target = TARGETS[dataset]
+        ax.plot(*target, marker="*", markersize=12, color="C2", linestyle="none",
+                label=f"target: median {target[0]} at accuracy {target[1]}")
         ax.set_title(dataset)
         ax.set_xlabel("median certified l0 radius (test)")
         ax.set_ylabel("clean test accuracy")
@@ -101,11 +115,11 @@ def plot_curves(runs, path):
     for col, dataset in enumerate(DATASETS):
         for i, r in enumerate(r for r in runs if r["dataset"] == dataset):
             epochs = [h["epoch"] for h in r["history"]]
-            label = settings(r).replace("max_epochs=4, ", "")
+            label = f"{settings(r)} (seed {r['seed']})"
             axes[0, col].plot(epochs, [h.get("val_median_radius") for h in r["history"]],
-                              marker="o", color=f"C{i % 10}", label=label)
+                              marker="o", color=plt.cm.tab20(i % 20), label=label)
             axes[1, col].plot(epochs, [h.get("val_accuracy") for h in r["history"]],
-                              marker="o", color=f"C{i % 10}")
+                              marker="o", color=plt.cm.tab20(i % 20))
         axes[0, col].set_title(dataset)
         axes[0, col].set_ylabel("validation median radius")
         axes[1, col].set_ylabel("validation accuracy")
