@@ -284,6 +284,13 @@ def make_certified_scorer(radius=10, method=None):
     fitted :class:`BoxNNClassifier` or a :class:`~sklearn.pipeline.Pipeline`
     ending in one (its earlier steps transform ``X`` before certification).
 
+    With a Pipeline the radius is certified for the input of its last step.
+    It carries over to the Pipeline's own input only when the earlier steps
+    act coordinate by coordinate (such as :class:`~sklearn.preprocessing.MinMaxScaler`;
+    not PCA), and the attacker's domain is then the last step's
+    ``feature_range`` in transformed units: use ``feature_range=None`` there
+    unless raw inputs outside the training range are impossible.
+
     Parameters
     ----------
     radius : int or 'median', default=10
