@@ -22,6 +22,7 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
 from ._distances import l0_distances
+from ._metrics import _certify_estimator
 
 __all__ = ["AdversarialExampleDisplay", "BoxImagesDisplay", "NearestBoxDisplay"]
 
@@ -592,7 +593,7 @@ class NearestBoxDisplay:
         X = check_array(X, dtype=[np.float64, np.float32])
         image_shape = _check_image_shape(image_shape, lower.shape[1])
         y_pred = estimator.predict(X)
-        radius = _certify(estimator, X, method)
+        radius = _certify_estimator(estimator, X, method)
         if y is None:
             own = y_pred
         else:
@@ -811,7 +812,7 @@ class AdversarialExampleDisplay:
             feature_range=_check_feature_range(feature_range, estimator, X, X_adv),
             y_pred=estimator.predict(X),
             y_pred_adv=estimator.predict(X_adv),
-            radius=_certify(estimator, X, method),
+            radius=_certify_estimator(estimator, X, method),
         )
         return display.plot(ax=ax, cmap=cmap, color=color)
 
@@ -875,13 +876,6 @@ class AdversarialExampleDisplay:
             axes[s, 1].set_title(adv_title, fontsize=8, color=color)
             axes[s, 2].set_title(f"changed: {self.n_changed_[s]}", fontsize=8)
         return self
-
-
-def _certify(estimator, X, method):
-    """``estimator.certify(X)``, with ``method`` only when one is given."""
-    if method is None:
-        return estimator.certify(X)
-    return estimator.certify(X, method=method)
 
 
 def _check_pair(X, X_adv):
