@@ -1,0 +1,125 @@
+"""Checks shared by the estimator, the certificates, the attack and the Displays.
+
+The attacker's domain is called ``feature_range`` everywhere in the public
+API; inside the package it travels as a pair of Python floats ``(low, high)``
+or ``None`` (any real value), produced only by :func:`check_feature_range`.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "FeatureRangeWarning",
+    "check_boxnn",
+    "check_feature_range",
+    "warn_outside_feature_range",
+]
+
+# Attributes that define a fitted nearest-box model.
+_BOX_ATTRIBUTES = ("lower_", "upper_", "box_labels_", "classes_")
+
+
+class FeatureRangeWarning(UserWarning):
+    """Samples lie outside the attacker's domain ``feature_range``.
+
+    The predictions and certificates of such samples stay correct: a
+    certificate counts the coordinates an attacker must change, and changed
+    coordinates take values inside ``feature_range`` while unchanged ones keep
+    theirs. But data outside the range usually means the data was not scaled
+    the way the model expects (raw pixels 0..255 against ``(0, 1)``).
+    """
+
+
+def check_feature_range(feature_range, *, name="feature_range"):
+    """Validate an attacker's domain.
+
+    Parameters
+    ----------
+    feature_range : None or array-like of two real numbers
+        ``None`` (any real value) or ``(min, max)`` with finite
+        ``min < max``; a tuple, list or array of length 2. Booleans are
+        refused: ``(False, True)`` is almost surely a mistake.
+    name : str, default='feature_range'
+        How the parameter is called in error messages.
+
+    Returns
+    -------
+    feature_range : None or tuple of two floats
+    """
+    if feature_range is None:
+        return None
+    problem = None
+    if isinstance(feature_range, (str, bytes)):
+        problem = "a string"
+    else:
+        try:
+            values = list(feature_range)
+        except TypeError:
+            values = None
+            problem = f"not a pair ({type(feature_range).__name__})"
+        if values is not None:
+            if len(values) != 2:
+                problem = f"{len(values)} values instead of 2"
+            elif not all(
+                isinstance(v, (numbers.Real, np.number))
+                and not isinstance(v, (bool, np.bool_))
+                for v in values
+            ):
+                problem = "values that are not real numbers"
+            elif not all(np.isfinite(float(v)) for v in values):
+                problem = "a value that is not finite"
+            elif not float(values[0]) < float(values[1]):
+                problem = "min >= max"
+    if problem is not None:
+        raise ValueError(
+            f"{name} must be None or a pair (min, max) of finite numbers with "
+            f"min < max, such as (0, 1) for images scaled to [0, 1]; got "
+            f"{feature_range!r} ({problem})."
+        )
+    return float(values[0]), float(values[1])
+
+
+def warn_outside_feature_range(X, feature_range, *, what, stacklevel=3):
+    """Warn with :class:`FeatureRangeWarning` if ``X`` leaves ``feature_range``.
+
+    ``feature_range`` is already validated (``None`` or a pair of floats).
+    Returns whether ``X`` is inside.
+    """
+    if feature_range is None or X.size == 0:
+        return True
+    low, high = feature_range
+    x_min, x_max = float(np.min(X)), float(np.max(X))
+    if low <= x_min and x_max <= high:
+        return True
+    n_out = int(np.count_nonzero(((X < low) | (X > high)).any(axis=1)))
+    warnings.warn(
+        f"{n_out} of {X.shape[0]} samples passed to {what} have values outside "
+        f"feature_range=({low:g}, {high:g}) (they span [{x_min:g}, {x_max:g}]). "
+        "Their predictions and certificates remain correct, but the data is "
+        "probably not scaled as the model expects: scale it to the range (for "
+        "images, divide by the largest pixel value), or fit with the "
+        "feature_range that holds the data.",
+        FeatureRangeWarning,
+        stacklevel=stacklevel,
+    )
+    return False
+
+
+def check_boxnn(estimator, *, what):
+    """Check that ``estimator`` is a fitted nearest-box model; return it.
+
+    ``what`` names the caller in the error, e.g. ``'sparse_attack'``.
+    """
+    check_is_fitted(estimator)
+    missing = [name for name in _BOX_ATTRIBUTES if not hasattr(estimator, name)]
+    if missing:
+        raise TypeError(
+            f"{what} needs a fitted nearest-box classifier with the attributes "
+            f"{list(_BOX_ATTRIBUTES)}; {type(estimator).__name__} lacks {missing}. "
+            "Pass a fitted BoxNNClassifier (for a Pipeline, its last step and the "
+            "data as that step sees it)."
+        )
+    return estimator
