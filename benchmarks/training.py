@@ -39,13 +39,15 @@ def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=
     """One formulation in this process: per-step times, losses, peak memory."""
     import torch
 
-    from sklearn_boxnn._training import (
-        _box_chunk,
-        _Kernels,
-        _RelaxedDistance,
+    from sklearn import get_config
+
+    from sklearn_boxnn._objective import (
+        Kernels,
+        RelaxedDistance,
         margin_objective,
         relaxed_distances,
     )
+    from sklearn_boxnn._training import eager_box_chunk
 
     X, y = load_data(data_home, n_samples)
     rng = np.random.default_rng(seed)
@@ -59,8 +61,10 @@ def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=
     n_features = X.shape[1]
     kernels = None
     if formulation != "autograd":
-        kernels = _Kernels("saturating", _box_chunk(batch_size, n_boxes, n_features),
-                           formulation == "compiled")
+        box_chunk = eager_box_chunk(
+            batch_size, n_boxes, n_features, get_config()["working_memory"]
+        )
+        kernels = Kernels("saturating", box_chunk, formulation == "compiled")
 
     def step(idx):
         lower.grad = upper.grad = None
@@ -68,7 +72,7 @@ def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=
         if kernels is None:
             D = relaxed_distances(x, lower, upper, delta, "saturating")
         else:
-            D = _RelaxedDistance.apply(x, lower, upper, delta, kernels)
+            D = RelaxedDistance.apply(x, lower, upper, delta, kernels)
         value = margin_objective(D, yt[idx], box_class, tau=1.0, clip=50.0, floor=None)
         (-value).backward()
         return float(value.detach())

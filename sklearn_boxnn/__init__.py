@@ -12,6 +12,7 @@ from ._metrics import (
     median_certified_radius,
 )
 from ._plot import CertifiedAccuracyDisplay
+from ._validation import FeatureRangeWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "BoxImagesDisplay",
     "BoxNNClassifier",
     "CertifiedAccuracyDisplay",
+    "FeatureRangeWarning",
     "NearestBoxDisplay",
     "certified_accuracy",
     "certified_accuracy_curve",

@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -12,8 +13,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._certify import certified_radius, margin_radius
 from ._distances import class_distances, l0_distances
+from ._validation import (
+    check_feature_range,
+    check_label_types,
+    check_not_masked,
+    warn_outside_feature_range,
+)
 
 _DEFAULT_N_BOXES = 500
+_CERTIFY_METHODS = frozenset({"margin", "pairwise", "lagrangian", "exact"})
 
 
 class BoxNNClassifier(ClassifierMixin, BaseEstimator):
@@ -86,11 +94,16 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int or None, default=None
         With ``validation_fraction``, stop after this many epochs without a
         better validation score. ``None`` runs all ``max_epochs``.
-    feature_range : tuple (min, max) or None, default=None
+    feature_range : array-like (min, max) or None, default=None
         The attacker's input domain, used by certificates that depend on it
         and to project the corners during training. ``None`` means any real
         value, which is sound whatever the scale of the data; ``(0, 1)`` is the
-        paper's setting for images scaled to ``[0, 1]``.
+        paper's setting for images scaled to ``[0, 1]``. Training data outside
+        the range is an error (the boxes are projected into it, so they could
+        not fit the data); samples outside it passed to :meth:`predict`,
+        :meth:`decision_function` or :meth:`certify` get a
+        :class:`~sklearn_boxnn.FeatureRangeWarning` (their answers remain
+        correct: unchanged coordinates keep their values).
     device : str, default='auto'
         Torch device for training: ``'auto'`` (CUDA when available, else CPU),
         ``'cpu'``, ``'cuda'`` or any torch device string. Prediction and
@@ -179,7 +192,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         "project_bounds": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "feature_range": [tuple, None],
+        "feature_range": ["array-like", None],
         "device": [str],
         "compile": ["boolean", StrOptions({"auto"})],
         "random_state": ["random_state"],
@@ -232,56 +245,56 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    def _check_feature_range(self):
-        if self.feature_range is None:
-            return None
-        low, high = self.feature_range if len(self.feature_range) == 2 else (None, None)
-        if not (
-            isinstance(low, numbers.Real)
-            and isinstance(high, numbers.Real)
-            and np.isfinite(low)
-            and np.isfinite(high)
-            and low < high
-        ):
-            raise ValueError(
-                "feature_range must be None or a tuple (min, max) of finite numbers "
-                f"with min < max, got {self.feature_range!r}."
-            )
-        return float(low), float(high)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Learn the boxes from training data.
 
+        The fit is atomic: if it fails or is interrupted (an error, a
+        ``KeyboardInterrupt``), the estimator is left exactly as it was
+        before the call, fitted or not.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data. Training runs in float32 on the chosen device.
+            Training data, inside ``feature_range`` when it is set. Training
+            runs in float32 on the chosen device.
         y : array-like of shape (n_samples,)
-            Target labels, any hashable values; at least two classes.
+            Target labels, hashable values of one kind (numbers or strings);
+            at least two classes.
 
         Returns
         -------
         self : BoxNNClassifier
             The fitted estimator.
         """
+        # validate_data sets n_features_in_ and feature_names_in_ on self;
+        # everything else is assigned together at the end of _fit.
+        previous_state = dict(self.__dict__)
+        try:
+            self._fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+        return self
+
+    def _fit(self, X, y):
+        check_not_masked(X)
+        check_label_types(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        n_classes = self.classes_.size
-        if n_classes < 2:
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
             raise ValueError(
                 f"BoxNNClassifier needs samples of at least two classes; got one "
-                f"class ({self.classes_[0]!r}). A certificate compares the nearest "
+                f"class ({classes[0]!r}). A certificate compares the nearest "
                 "box with the nearest box of another class."
             )
-        feature_range = self._check_feature_range()
-        if self.delta_end > self.delta_start:
-            raise ValueError(
-                f"delta_end={self.delta_end} must not exceed delta_start="
-                f"{self.delta_start}: the ramp is annealed from wide to narrow."
-            )
-        from ._training import resolve_device, train_boxes
+        feature_range = check_feature_range(self.feature_range)
+        self._check_training_inputs(X, feature_range)
+        # Imported here so that predicting with, pickling or unpickling a
+        # model never imports torch.
+        from ._training import BoxTrainer, TrainingSettings, resolve_device
 
         resolve_device(self.device)  # fail fast on an unusable device
         random_state = check_random_state(self.random_state)
@@ -291,7 +304,81 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         if self.validation_fraction is not None:
             X32, X_val, y_index, y_val = self._split_validation(X32, y_index, random_state)
             validation = (X_val, y_val)
-        n_samples = X32.shape[0]
+        n_boxes = self._check_n_boxes(X32.shape[0], classes.size)
+        box_class = _allocate_boxes(y_index, classes.size, n_boxes)
+        seeds = _draw_seed_points(y_index, box_class, random_state)
+        domain = _training_domain(X32, feature_range)
+        lower = X32[seeds] - np.float32(self.init_width)
+        upper = X32[seeds] + np.float32(self.init_width)
+        if self.project_bounds:
+            lower = np.clip(lower, *domain)
+            upper = np.clip(upper, *domain)
+
+        trainer = BoxTrainer(
+            TrainingSettings.from_params(self.get_params()),
+            working_memory=get_config()["working_memory"],
+        )
+        result = trainer.fit(
+            X32,
+            y_index,
+            lower,
+            upper,
+            box_class,
+            n_classes=classes.size,
+            domain=domain,
+            validation=validation,
+            seed=int(random_state.randint(np.iinfo(np.int32).max)),
+        )
+        # Corners are kept in float64: every float32 value is exact there, and
+        # numpy promotes float32 samples to float64 before comparing.
+        self.classes_ = classes
+        self.lower_ = result.lower.astype(np.float64)
+        self.upper_ = result.upper.astype(np.float64)
+        self.box_labels_ = classes[box_class]
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_iter_ = len(result.history)
+
+    def _check_training_inputs(self, X, feature_range):
+        """Errors about the data and the settings that training would hit later."""
+        if self.delta_end > self.delta_start:
+            raise ValueError(
+                f"delta_end={self.delta_end} must not exceed delta_start="
+                f"{self.delta_start}: the ramp is annealed from wide to narrow."
+            )
+        tiny, huge = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+        # Adam's first step moves a corner by up to 10 * learning_rate.
+        limits = {"delta_start": huge, "delta_end": huge, "init_width": huge,
+                  "learning_rate": huge / 10}
+        for name, largest in limits.items():
+            value = getattr(self, name)
+            if value != 0 and not tiny <= abs(value) <= largest:
+                raise ValueError(
+                    f"{name}={value!r} is outside the float32 range training runs "
+                    f"in ([{tiny:.2g}, {largest:.2g}]); use a moderate value (the "
+                    "defaults suit data scaled to [0, 1])."
+                )
+        x_max = float(np.max(np.abs(X))) if X.size else 0.0
+        if x_max > huge:
+            raise ValueError(
+                f"X holds values up to {x_max:.3g}, beyond the float32 range "
+                f"(+-{huge:.3g}) training runs in; scale the data first, e.g. with "
+                "sklearn.preprocessing.MinMaxScaler."
+            )
+        if feature_range is not None and X.size:
+            low, high = feature_range
+            x_low, x_high = float(X.min()), float(X.max())
+            if x_low < low or x_high > high:
+                raise ValueError(
+                    f"X spans [{x_low:g}, {x_high:g}], outside feature_range="
+                    f"{self.feature_range!r}; training projects the boxes into "
+                    "feature_range, so they could not fit this data. Scale X into "
+                    "the range (for images, divide by the largest pixel value, e.g. "
+                    "X / 255 or X / 16 for the digits), or set feature_range to the "
+                    "attacker's real domain (None for any value)."
+                )
+
+    def _check_n_boxes(self, n_samples, n_classes):
         n_boxes = min(_DEFAULT_N_BOXES, n_samples) if self.n_boxes == "auto" else self.n_boxes
         if n_boxes > n_samples:
             raise ValueError(
@@ -304,62 +391,20 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"n_boxes={n_boxes} is smaller than the number of classes "
                 f"({n_classes}); every class needs at least one box."
             )
-
-        box_class = _allocate_boxes(y_index, n_classes, n_boxes, random_state)
-        seeds = _draw_seed_points(y_index, box_class, random_state)
-        if feature_range is None:
-            domain = (X32.min(axis=0), X32.max(axis=0))
-        else:
-            domain = (
-                np.full(X32.shape[1], feature_range[0], dtype=np.float32),
-                np.full(X32.shape[1], feature_range[1], dtype=np.float32),
-            )
-        lower = X32[seeds] - np.float32(self.init_width)
-        upper = X32[seeds] + np.float32(self.init_width)
-        if self.project_bounds:
-            lower = np.clip(lower, domain[0], domain[1])
-            upper = np.clip(upper, domain[0], domain[1])
-
-        lower, upper, self.history_, self.best_epoch_ = train_boxes(
-            X32,
-            y_index,
-            lower,
-            upper,
-            box_class,
-            n_classes=n_classes,
-            domain=domain,
-            tau=self.tau,
-            clip=self.clip,
-            floor=self.floor,
-            relaxation=self.relaxation,
-            delta_start=self.delta_start,
-            delta_end=self.delta_end,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            project_bounds=self.project_bounds,
-            device=self.device,
-            compile=self.compile,
-            validation=validation,
-            n_iter_no_change=self.n_iter_no_change,
-            generator_seed=int(random_state.randint(np.iinfo(np.int32).max)),
-            verbose=self.verbose,
-        )
-        # Corners are kept in float64: every float32 value is exact there, and
-        # numpy promotes float32 samples to float64 before comparing.
-        self.lower_ = lower.astype(np.float64)
-        self.upper_ = upper.astype(np.float64)
-        self.box_labels_ = self.classes_[box_class]
-        self.n_iter_ = len(self.history_)
-        return self
+        return n_boxes
 
     def _split_validation(self, X, y_index, random_state):
+        """Stratified split in which every class keeps a training sample.
+
+        A class needs a training sample to get a box; a class with a single
+        sample stays whole in training (and is absent from validation).
+        """
         counts = np.bincount(y_index)
         stratify = y_index if counts.min() >= 2 else None
+        indices = np.arange(X.shape[0])
         try:
-            return train_test_split(
-                X,
-                y_index,
+            train, val = train_test_split(
+                indices,
                 test_size=self.validation_fraction,
                 stratify=stratify,
                 random_state=random_state,
@@ -370,10 +415,32 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{X.shape[0]} samples of {counts.size} classes ({exc}); use a "
                 "larger fraction, more data, or validation_fraction=None."
             ) from exc
+        missing = np.setdiff1d(np.arange(counts.size), y_index[train])
+        if missing.size:
+            # Move one validation sample of each missing class to training.
+            moved = np.array([val[np.flatnonzero(y_index[val] == k)[0]] for k in missing])
+            train = np.concatenate([train, moved])
+            val = np.setdiff1d(val, moved)
+        if val.size == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no validation "
+                f"sample once every class keeps a training sample ({X.shape[0]} "
+                "samples); use more data or validation_fraction=None."
+            )
+        return X[train], X[val], y_index[train], y_index[val]
 
-    def _class_distances(self, X):
+    def _validate_samples(self, X, what):
+        """Validated samples of a fitted model, warned about if outside feature_range."""
         check_is_fitted(self)
+        check_not_masked(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        warn_outside_feature_range(
+            X, check_feature_range(self.feature_range), what=what, stacklevel=4
+        )
+        return X
+
+    def _class_distances(self, X, what):
+        X = self._validate_samples(X, what)
         D = l0_distances(X, self.lower_, self.upper_, n_jobs=self.n_jobs)
         # Derived from the public attributes, so that they alone define the model.
         box_class_index = np.searchsorted(self.classes_, self.box_labels_)
@@ -388,14 +455,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes) or (n_samples,), dtype int64
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,), dtype float64
             ``scores[s, k] = -min(dist(X[s], B_m) for m of class classes_[k])``;
             the predicted class has the largest score (the first one in
             ``classes_`` on ties). With two classes, as every scikit-learn
             binary classifier, a single column ``scores[:, 1] - scores[:, 0]``:
             positive means ``classes_[1]``, zero (a tie) ``classes_[0]``.
         """
-        scores = -self._class_distances(X).astype(np.int64)
+        scores = -self._class_distances(X, "decision_function").astype(np.float64)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -412,7 +479,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Among classes at the same smallest distance, the first in ``classes_``.
         """
-        C = self._class_distances(X)
+        C = self._class_distances(X, "predict")
         return self.classes_[np.argmin(C, axis=1)]
 
     def certify(self, X, method="margin", time_limit=None):
@@ -460,17 +527,29 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         sklearn_boxnn.certified_radius : The same for raw box arrays.
         sklearn_boxnn.sparse_attack : An upper bound: attacks that succeed.
         """
-        check_is_fitted(self)
+        if method not in _CERTIFY_METHODS:
+            raise ValueError(
+                f"method must be one of {sorted(_CERTIFY_METHODS)}, got {method!r}."
+            )
+        if time_limit is not None and not (
+            isinstance(time_limit, numbers.Real)
+            and not isinstance(time_limit, bool)
+            and time_limit > 0
+        ):
+            raise ValueError(
+                f"time_limit must be None or a positive number of seconds, got "
+                f"{time_limit!r}."
+            )
         if method == "margin":
-            return margin_radius(self._class_distances(X))
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            return margin_radius(self._class_distances(X, "certify"))
+        X = self._validate_samples(X, "certify")
         return certified_radius(
             X,
             self.lower_,
             self.upper_,
             self.box_labels_,
             method=method,
-            feature_range=self._check_feature_range(),
+            feature_range=check_feature_range(self.feature_range),
             time_limit=time_limit,
         )
 
@@ -506,9 +585,10 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         kept = self.history_[self.best_epoch_ - 1]
         last = self.history_[-1]
         params = {
-            key: value if isinstance(value, (str, int, float, bool, type(None), tuple)) else repr(value)
+            key: value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
             for key, value in self.get_params().items()
         }
+        params["feature_range"] = _as_list(check_feature_range(self.feature_range))
         validation = None
         if "val_accuracy" in kept:
             validation = {
@@ -522,7 +602,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             "n_boxes": int(self.box_labels_.shape[0]),
             "classes": self.classes_.tolist(),
             "boxes_per_class": {str(label): int(n) for label, n in zip(labels.tolist(), counts)},
-            "feature_range": None if self.feature_range is None else list(self.feature_range),
+            "feature_range": _as_list(check_feature_range(self.feature_range)),
             "recipe": params,
             "training": {
                 "epochs_run": int(self.n_iter_),
@@ -536,13 +616,20 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             "validation": validation,
         }
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
 
 
-def _allocate_boxes(y_index, n_classes, n_boxes, random_state):
+def _as_list(feature_range):
+    return None if feature_range is None else list(feature_range)
+
+
+def _training_domain(X, feature_range):
+    """Per-feature bounds the corners are projected into, float32."""
+    if feature_range is None:
+        return X.min(axis=0), X.max(axis=0)
+    return tuple(np.full(X.shape[1], end, dtype=np.float32) for end in feature_range)
+
+
+def _allocate_boxes(y_index, n_classes, n_boxes):
     """Class index of every box: proportional to class frequency, at least one each.
 
     Largest-remainder rounding of ``n_boxes * frequency``, never more boxes

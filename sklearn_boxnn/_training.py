@@ -1,32 +1,95 @@
-"""The relaxed margin objective of Box-NN and its torch training loop.
+"""The torch training loop of Box-NN: a small trainer with overridable steps.
 
-This is the only module of the package that imports torch; the fitted boxes
-leave it as numpy arrays, so prediction, certification and unpickling never
-need torch.
+:class:`BoxTrainer` runs ``fit`` -> :meth:`~BoxTrainer.run_epoch` ->
+:meth:`~BoxTrainer.train_step`, then :meth:`~BoxTrainer.evaluate` and the
+policies: :class:`EarlyStopping` keeps the best epoch and says when to stop,
+:class:`Progress` prints. Every setting comes from one
+:class:`TrainingSettings`, built from the estimator's parameters, so a new
+hyper-parameter is a field there and a parameter of the estimator. A new
+objective overrides :meth:`~BoxTrainer.objective`; a new schedule,
+:meth:`~BoxTrainer.delta` or :class:`CosineSchedule`.
+
+The optimiser is a plain Adam written here rather than ``torch.optim.Adam``:
+building the latter imports ``torch._dynamo``, which costs seconds in every
+new process (a ``cross_validate`` worker, a script) for a fit that may
+compute for one. It performs the same operations as the single-tensor path
+of ``torch.optim.Adam``, and :class:`CosineSchedule` the same arithmetic as
+``CosineAnnealingLR``.
+
+With :mod:`sklearn_boxnn._objective`, the only module that imports torch;
+the fitted boxes leave it as numpy arrays.
 """
 
 import math
+import shutil
 import time
 import warnings
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn import get_config
+from sklearn.exceptions import ConvergenceWarning
 
 from ._certify import margin_radius
 from ._distances import class_distances, l0_distances
 from ._metrics import median_certified_radius
+from ._objective import Kernels, relaxed_margin
 
 # Bytes of temporaries per (sample, box, feature) triple in the eager path:
 # the two differences and the relaxation or masked product, in float32.
 _BYTES_PER_TRIPLE = 16
 # Samples used to estimate the exact training accuracy reported each epoch.
 _N_MONITOR = 2000
+# Interval evaluations (samples x boxes x features x epochs) above which
+# compile='auto' compiles: compilation costs tens of seconds.
+_COMPILE_MIN_WORK = 5e10
+# A kept model this much less accurate on the training data than the boxes
+# training started from has diverged (for example a learning rate far too large).
+_DIVERGED_ACCURACY_DROP = 0.1
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The estimator parameters that training reads (see BoxNNClassifier)."""
+
+    tau: float
+    clip: float
+    floor: float
+    relaxation: str
+    delta_start: float
+    delta_end: float
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    project_bounds: bool
+    n_iter_no_change: int
+    device: str
+    compile: object
+    verbose: int
+
+    @classmethod
+    def from_params(cls, params):
+        """The settings among an estimator's ``get_params()``."""
+        return cls(**{field.name: params[field.name] for field in fields(cls)})
+
+
+@dataclass
+class TrainingResult:
+    """Corners of the kept epoch (float32 numpy arrays) and the history."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    history: list
+    best_epoch: int
 
 
 def resolve_device(device):
-    """Turn the ``device`` parameter into a :class:`torch.device`."""
+    """Turn the ``device`` parameter into a :class:`torch.device` that works.
+
+    A device string torch parses may still be unusable here ('meta' holds no
+    data, 'xla' and 'mps' need their backends): a tiny computation copied
+    back to the CPU proves it, so that a fit fails before it starts.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -48,183 +111,143 @@ def resolve_device(device):
                 f"device={device!r} was requested but only "
                 f"{torch.cuda.device_count()} CUDA device(s) exist."
             )
+    try:
+        probe = (torch.ones(2, device=resolved) * 2).sum().cpu()
+        if float(probe) != 4.0:
+            raise RuntimeError(f"2 + 2 computed as {float(probe)}")
+    except Exception as exc:  # any backend failure means: cannot train here
+        raise ValueError(
+            f"device={device!r} cannot run the training here ({type(exc).__name__}: "
+            f"{exc}). Use device='cpu', or 'cuda' on a machine with a CUDA GPU."
+        ) from exc
     return resolved
 
 
-def relaxed_distances(x, lower, upper, delta, relaxation):
-    """Differentiable stand-in for the l0 distance, shape ``(n_samples, n_boxes)``.
+class Adam:
+    """Adam on a list of tensors, the operations of ``torch.optim.Adam``'s loop.
 
-    ``'conical'`` is the paper's ``relu(a - x) + relu(x - b)``, which grows
-    without bound with the violation, so far-away coordinates dominate.
-    ``'saturating'`` is ``min(conical / delta, 1)`` per coordinate, written
-    with relus (``(relu(u) - relu(u - delta) + relu(v) - relu(v - delta)) /
-    delta``) because that form compiles to a much faster kernel than a clamp
-    and equals it whenever ``a <= b``. As ``delta -> 0`` it tends to the exact
-    indicator ``1(x not in [a, b])``.
-
-    This is the plain autograd formula: it materialises ``(n_samples, n_boxes,
-    n_features)`` tensors. Training goes through :class:`_RelaxedDistance`,
-    which computes the same values and gradients without them.
-    """
-    u = lower.unsqueeze(0) - x.unsqueeze(1)
-    v = x.unsqueeze(1) - upper.unsqueeze(0)
-    if relaxation == "conical":
-        r = F.relu(u) + F.relu(v)
-    else:
-        r = (F.relu(u) - F.relu(u - delta) + F.relu(v) - F.relu(v - delta)) / delta
-    return r.sum(dim=-1)
-
-
-def _relaxed_corner_grads(grad, x, lower, upper, delta, relaxation):
-    """Gradients of ``sum(grad * relaxed_distances(...))`` w.r.t. the corners.
-
-    With ``u = a - x`` and ``v = x - b``, the derivative of the saturating ramp
-    is ``1(0 < u <= delta) / delta`` in ``a`` and ``-1(0 < v <= delta) / delta``
-    in ``b`` (the conical one: ``1(u > 0)`` and ``-1(v > 0)``), matching
-    torch's convention that ``relu'(0) = 0``. Each gradient is a reduction over
-    samples of a product that a compiler fuses without building the
-    ``(n_samples, n_boxes, n_features)`` tensor.
-    """
-    g = grad.unsqueeze(-1)
-    u = lower.unsqueeze(0) - x.unsqueeze(1)
-    v = x.unsqueeze(1) - upper.unsqueeze(0)
-    if relaxation == "conical":
-        grad_lower = (g * (u > 0).to(g.dtype)).sum(dim=0)
-        grad_upper = -(g * (v > 0).to(g.dtype)).sum(dim=0)
-    else:
-        grad_lower = (g * ((u > 0) & (u <= delta)).to(g.dtype)).sum(dim=0) / delta
-        grad_upper = -(g * ((v > 0) & (v <= delta)).to(g.dtype)).sum(dim=0) / delta
-    return grad_lower, grad_upper
-
-
-def _relaxed_corner_grads_bmm(grad, x, lower, upper, delta, relaxation):
-    """:func:`_relaxed_corner_grads` for eager mode, as batched matrix products.
-
-    Without a compiler the masks are built anyway, so lay them out as
-    ``(boxes, samples, features)`` and let BLAS do the weighted sum over
-    samples, several times faster than a broadcast product and reduction.
-    """
-    g = grad.T.unsqueeze(1)
-    u = lower.unsqueeze(1) - x.unsqueeze(0)
-    v = x.unsqueeze(0) - upper.unsqueeze(1)
-    if relaxation == "conical":
-        mask_lower, mask_upper, scale = u > 0, v > 0, 1.0
-    else:
-        mask_lower = (u > 0) & (u <= delta)
-        mask_upper = (v > 0) & (v <= delta)
-        scale = 1.0 / delta
-    grad_lower = torch.bmm(g, mask_lower.to(g.dtype)).squeeze(1) * scale
-    grad_upper = torch.bmm(g, mask_upper.to(g.dtype)).squeeze(1) * -scale
-    return grad_lower, grad_upper
-
-
-class _Kernels:
-    """Forward and backward of the relaxed distance, compiled or chunked.
-
-    Compiled: ``torch.compile`` fuses each reduction, so memory stays at the
-    size of the inputs and outputs. Eager: the same formulas over chunks of
-    ``box_chunk`` boxes, so the temporaries hold at most
-    ``batch_size * box_chunk * n_features`` elements each.
+    No weight decay, no AMSGrad; ``lr`` may be changed between steps.
     """
 
-    def __init__(self, relaxation, box_chunk, compiled):
-        self.relaxation = relaxation
-        self.box_chunk = box_chunk
-        self.compiled = compiled
-        if compiled:
-            self._forward = torch.compile(relaxed_distances, dynamic=False)
-            self._backward = torch.compile(_relaxed_corner_grads, dynamic=False)
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params = list(params)
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.n_steps = 0
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
-    def forward(self, x, lower, upper, delta):
-        if self.compiled:
-            return self._forward(x, lower, upper, delta, self.relaxation)
-        return torch.cat(
-            [
-                relaxed_distances(x, lo, up, delta, self.relaxation)
-                for lo, up in self._chunks(lower, upper)
-            ],
-            dim=1,
+    @torch.no_grad()
+    def step(self):
+        beta1, beta2 = self.betas
+        self.n_steps += 1
+        bias_correction1 = 1 - beta1**self.n_steps
+        bias_correction2_sqrt = (1 - beta2**self.n_steps) ** 0.5
+        step_size = self.lr / bias_correction1
+        for param, exp_avg, exp_avg_sq in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            grad = param.grad
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def zero_grad(self):
+        for param in self.params:
+            param.grad = None
+
+
+class CosineSchedule:
+    """Learning rate from ``lr`` down to zero over ``n_steps`` along a cosine.
+
+    The recursive form of ``torch.optim.lr_scheduler.CosineAnnealingLR``, so
+    that the rates are the same floating-point numbers.
+    """
+
+    def __init__(self, optimizer, n_steps):
+        self.optimizer = optimizer
+        self.n_steps = n_steps
+        self.t = 0
+
+    def step(self):
+        self.t += 1
+        ratio = (1 + math.cos(math.pi * self.t / self.n_steps)) / (
+            1 + math.cos(math.pi * (self.t - 1) / self.n_steps)
+        )
+        self.optimizer.lr = ratio * (self.optimizer.lr - 0) + 0
+
+
+class EarlyStopping:
+    """Keep the epoch with the best validation score; say when to stop.
+
+    The score is ``(val_median_radius, val_accuracy)``, compared in that
+    order. Without validation every epoch is "best" (the last one is kept).
+    """
+
+    def __init__(self, n_iter_no_change):
+        self.n_iter_no_change = n_iter_no_change
+        self.best_score = None
+        self.best_epoch = 0
+        self.best_corners = None
+        self.n_without_improvement = 0
+
+    def update(self, record, lower, upper):
+        """Record one epoch's figures; return True to stop training."""
+        if "val_accuracy" not in record:
+            self.best_epoch, self.best_corners = record["epoch"], (lower, upper)
+            return False
+        score = (record["val_median_radius"], record["val_accuracy"])
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch = score, record["epoch"]
+            self.best_corners = (lower.copy(), upper.copy())
+            self.n_without_improvement = 0
+        else:
+            self.n_without_improvement += 1
+        return (
+            self.n_iter_no_change is not None
+            and self.n_without_improvement >= self.n_iter_no_change
         )
 
-    def backward(self, grad, x, lower, upper, delta):
-        if self.compiled:
-            return self._backward(grad.contiguous(), x, lower, upper, delta, self.relaxation)
-        parts = [
-            _relaxed_corner_grads_bmm(
-                grad[:, start : start + len(lo)], x, lo, up, delta, self.relaxation
+
+class Progress:
+    """One line per epoch to ``sink`` (``print`` or a logger's method)."""
+
+    def __init__(self, max_epochs, sink=print):
+        self.max_epochs = max_epochs
+        self.sink = sink
+
+    def __call__(self, record):
+        elapsed = record["elapsed_time"]
+        left = elapsed / record["epoch"] * (self.max_epochs - record["epoch"])
+        line = (
+            f"epoch {record['epoch']:>3}/{self.max_epochs}  loss {record['loss']:9.4f}  "
+            f"train acc {record['train_accuracy']:.4f}"
+        )
+        if "val_accuracy" in record:
+            line += (
+                f"  val acc {record['val_accuracy']:.4f}"
+                f"  val median radius {record['val_median_radius']:>3}"
             )
-            for start, (lo, up) in zip(range(0, len(lower), self.box_chunk), self._chunks(lower, upper))
-        ]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
-    def _chunks(self, lower, upper):
-        for start in range(0, len(lower), self.box_chunk):
-            yield lower[start : start + self.box_chunk], upper[start : start + self.box_chunk]
+        self.sink(
+            line
+            + f"  {record['epoch_time']:6.1f}s  (elapsed {elapsed:.0f}s, ~{left:.0f}s left)"
+        )
 
 
-class _RelaxedDistance(torch.autograd.Function):
-    """:func:`relaxed_distances` with a hand-written, memory-bounded backward."""
-
-    @staticmethod
-    def forward(ctx, x, lower, upper, delta, kernels):
-        ctx.save_for_backward(x, lower, upper)
-        ctx.delta = delta
-        ctx.kernels = kernels
-        return kernels.forward(x, lower, upper, delta)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, lower, upper = ctx.saved_tensors
-        grad_lower, grad_upper = ctx.kernels.backward(grad, x, lower, upper, ctx.delta)
-        return None, grad_lower, grad_upper, None, None
+def exact_scores(X, y, lower, upper, box_class, n_classes):
+    """Exact accuracy and median certified radius (margin bound) of the boxes."""
+    C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
+    y_pred = np.argmin(C, axis=1)
+    return float(np.mean(y_pred == y)), median_certified_radius(y, y_pred, margin_radius(C))
 
 
-def soft_min(values, mask, tau):
-    """Softmax-weighted soft-min of ``values`` over the entries where ``mask``.
-
-    ``sum_m c_m exp(-tau c_m) / sum_j exp(-tau c_j)`` (paper eq. 12): it tends to
-    the minimum as ``tau -> inf`` and to the mean at ``tau = 0``, and unlike the
-    minimum it passes gradient to every box.
-    """
-    logits = torch.where(mask, -tau * values, torch.full_like(values, -math.inf))
-    weights = torch.softmax(logits, dim=1)
-    return (weights * torch.where(mask, values, torch.zeros_like(values))).sum(dim=1)
-
-
-def margin_objective(distances, y, box_class, *, tau, clip, floor):
-    """Mean clipped soft margin, to be maximised.
-
-    The margin of a sample is the soft distance to the nearest box of another
-    class minus the soft distance to the nearest box of its own class; a radius
-    ``r`` certificate needs a margin of ``2r + 1``. It is clipped at ``clip``
-    (paper: 50) so that samples already far from the boundary stop pulling, and,
-    when ``floor`` is not None, floored so that hopeless samples stop pulling
-    too. Unlike the paper, misclassified samples keep their sign (no ``-1``
-    factor), which would otherwise push their margin to minus infinity.
-    """
-    own = box_class.unsqueeze(0) == y.unsqueeze(1)
-    margin = soft_min(distances, ~own, tau) - soft_min(distances, own, tau)
-    return torch.clamp(margin, min=floor, max=clip).mean()
-
-
-def _step_function(relaxation, tau, clip, floor, box_chunk, compiled):
-    kernels = _Kernels(relaxation, box_chunk, compiled)
-
-    def objective(x, y, lower, upper, box_class, delta):
-        D = _RelaxedDistance.apply(x, lower, upper, delta, kernels)
-        return margin_objective(D, y, box_class, tau=tau, clip=clip, floor=floor)
-
-    return objective
-
-
-def _box_chunk(batch_size, n_boxes, n_features):
-    """Boxes per eager chunk so that the temporaries stay within working_memory."""
-    budget = get_config()["working_memory"] * 2**20
+def eager_box_chunk(batch_size, n_boxes, n_features, working_memory):
+    """Boxes per eager chunk so that the temporaries fit in ``working_memory`` MiB."""
     per_box = _BYTES_PER_TRIPLE * batch_size * n_features
-    return int(min(n_boxes, max(1, budget // per_box)))
+    return int(min(n_boxes, max(1, working_memory * 2**20 // per_box)))
 
 
-def _project(lower, upper, domain_low, domain_high):
+def project(lower, upper, domain_low, domain_high):
     """Keep ``lower <= upper`` and both inside the data domain, in place.
 
     Without it, a bound that drifts outside the domain makes the exact distance
@@ -243,197 +266,222 @@ def _project(lower, upper, domain_low, domain_high):
         upper[crossed] = mid[crossed]
 
 
-def _exact_scores(X, y, lower, upper, box_class, n_classes):
-    """Exact accuracy and median certified radius (margin bound) of the boxes."""
-    C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
-    y_pred = np.argmin(C, axis=1)
-    return float(np.mean(y_pred == y)), median_certified_radius(y, y_pred, margin_radius(C))
-
-
-def _compile_available(device):
+def compile_available(device):
     """Whether torch.compile can build kernels here, with the reason if not."""
     if not hasattr(torch, "compile"):
         return False, "this torch has no torch.compile"
-    if device.type == "cpu":
-        import shutil
-
-        if shutil.which("g++") is None and shutil.which("c++") is None:
-            return False, "no C++ compiler found for torch.compile on the CPU"
+    if device.type == "cpu" and shutil.which("g++") is None and shutil.which("c++") is None:
+        return False, "no C++ compiler found for torch.compile on the CPU"
     return True, ""
 
 
-def train_boxes(
-    X,
-    y,
-    lower,
-    upper,
-    box_class,
-    *,
-    n_classes,
-    domain,
-    tau,
-    clip,
-    floor,
-    relaxation,
-    delta_start,
-    delta_end,
-    max_epochs,
-    batch_size,
-    learning_rate,
-    project_bounds,
-    device,
-    compile,
-    validation,
-    n_iter_no_change,
-    generator_seed,
-    verbose,
-    sink=print,
-):
-    """Optimise the box corners with Adam on the clipped soft-margin objective.
+class BoxTrainer:
+    """Optimise box corners with Adam on the clipped soft-margin objective.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32
-    y : ndarray of shape (n_samples,), int64 class indices
-    lower, upper : ndarray of shape (n_boxes, n_features), float32
-        Initial corners.
-    box_class : ndarray of shape (n_boxes,), int64 class indices
-    domain : (ndarray, ndarray)
-        Per-feature bounds the corners are projected into.
-    validation : tuple (X_val, y_val) or None
-        Held-out data; when given, the epoch with the best validation median
-        certified radius (then accuracy) is kept.
-    compile : bool or 'auto'
-        Whether to use ``torch.compile``; on failure the fit warns and goes on
-        in eager mode, which computes the same function.
-    generator_seed : int
-        Seed of the torch generator that shuffles the minibatches.
-
-    Returns
-    -------
-    lower, upper : ndarray, float32
-    history : list of dict, one per epoch
-    best_epoch : int
+    settings : TrainingSettings
+    working_memory : float
+        MiB for the temporaries of the eager kernels.
+    sink : callable, default=print
+        Where progress lines go when ``settings.verbose``.
     """
-    torch_device = resolve_device(device)
-    n_samples, n_features = X.shape
-    n_boxes = lower.shape[0]
-    batch_size = min(batch_size, n_samples)
 
-    Xt = torch.as_tensor(X, device=torch_device)
-    yt = torch.as_tensor(y, device=torch_device)
-    box_class_t = torch.as_tensor(box_class, device=torch_device)
-    lower_t = torch.nn.Parameter(torch.as_tensor(lower, device=torch_device).clone())
-    upper_t = torch.nn.Parameter(torch.as_tensor(upper, device=torch_device).clone())
-    dom_low = torch.as_tensor(domain[0], dtype=torch.float32, device=torch_device)
-    dom_high = torch.as_tensor(domain[1], dtype=torch.float32, device=torch_device)
+    def __init__(self, settings, *, working_memory, sink=print):
+        self.settings = settings
+        self.working_memory = working_memory
+        self.sink = sink
 
-    n_batches = math.ceil(n_samples / batch_size)
-    total_steps = max(1, n_batches * max_epochs)
-    optimizer = torch.optim.Adam([lower_t, upper_t], lr=learning_rate)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    generator = torch.Generator(device="cpu").manual_seed(generator_seed)
+    # -- the loop ---------------------------------------------------------
 
-    use_compile = compile
-    if compile == "auto":
-        # Compilation costs tens of seconds; it pays off only on large fits.
-        use_compile = n_samples * n_boxes * n_features * max_epochs >= 5e10
-    if use_compile:
-        use_compile, reason = _compile_available(torch_device)
-        if not use_compile and compile is True:
-            warnings.warn(f"torch.compile is unavailable ({reason}); training in eager mode.")
-    box_chunk = _box_chunk(batch_size, n_boxes, n_features)
-    objective = _step_function(relaxation, tau, clip, floor, box_chunk, use_compile)
+    def fit(self, X, y, lower, upper, box_class, *, n_classes, domain, validation, seed):
+        """Train from the initial corners; return a :class:`TrainingResult`.
 
-    monitor_rng = np.random.default_rng(generator_seed)
-    monitor = np.sort(monitor_rng.choice(n_samples, min(n_samples, _N_MONITOR), replace=False))
-    history = []
-    best = None
-    start_time = time.perf_counter()
-    step = 0
-    epochs_without_improvement = 0
-    for epoch in range(1, max_epochs + 1):
-        epoch_start = time.perf_counter()
-        permutation = torch.randperm(n_samples, generator=generator).to(torch_device)
-        loss_sum = 0.0
-        for b in range(n_batches):
-            idx = permutation[b * batch_size : (b + 1) * batch_size]
-            delta = delta_start * (delta_end / delta_start) ** (step / max(1, total_steps - 1))
-            optimizer.zero_grad(set_to_none=True)
-            # A tensor, not a float: the compiler would specialise on every value.
-            delta_t = torch.tensor(delta, dtype=torch.float32, device=torch_device)
-            args = (Xt[idx], yt[idx], lower_t, upper_t, box_class_t, delta_t)
-            try:
-                value = objective(*args)
-                (-value).backward()
-            except Exception as exc:  # any compiler failure: same math, eager
-                if not use_compile:
-                    raise
-                warnings.warn(
-                    f"torch.compile failed ({type(exc).__name__}: {exc}); "
-                    "training in eager mode, which computes the same objective."
-                )
-                use_compile = False
-                objective = _step_function(relaxation, tau, clip, floor, box_chunk, False)
-                optimizer.zero_grad(set_to_none=True)
-                value = objective(*args)
-                (-value).backward()
-            optimizer.step()
-            scheduler.step()
-            if project_bounds:
-                with torch.no_grad():
-                    _project(lower_t.data, upper_t.data, dom_low, dom_high)
-            loss_sum += -value.item() * len(idx)
-            step += 1
-
-        lower_np = lower_t.detach().cpu().numpy()
-        upper_np = upper_t.detach().cpu().numpy()
-        train_acc, _ = _exact_scores(
-            X[monitor], y[monitor], lower_np, upper_np, box_class, n_classes
-        )
-        record = {
-            "epoch": epoch,
-            "loss": loss_sum / n_samples,
-            "train_accuracy": train_acc,
-            "delta": delta,
-            "learning_rate": optimizer.param_groups[0]["lr"],
-            "epoch_time": time.perf_counter() - epoch_start,
-            "compiled": bool(use_compile),
-            "device": str(torch_device),
-        }
-        if validation is not None:
-            val_acc, val_median = _exact_scores(
-                validation[0], validation[1], lower_np, upper_np, box_class, n_classes
+        ``X`` float32 and ``y`` int64 class indices, ``lower``/``upper``
+        float32 initial corners, ``box_class`` int64, ``domain`` a pair of
+        per-feature float32 bounds the corners are projected into,
+        ``validation`` ``(X_val, y_val)`` or None, ``seed`` the torch seed of
+        the minibatch order.
+        """
+        s = self.settings
+        self.setup(X, y, lower, upper, box_class, n_classes, domain, validation, seed)
+        self.stopping = EarlyStopping(s.n_iter_no_change)
+        progress = Progress(s.max_epochs, self.sink)
+        initial_accuracy = self.monitored_accuracy()
+        history = []
+        start_time = time.perf_counter()
+        for epoch in range(1, s.max_epochs + 1):
+            epoch_start = time.perf_counter()
+            record = {"epoch": epoch, **self.run_epoch()}
+            self.check_finite(record)
+            lower_np, upper_np = self.corners()
+            record.update(self.evaluate(lower_np, upper_np))
+            record["epoch_time"] = time.perf_counter() - epoch_start
+            record["elapsed_time"] = time.perf_counter() - start_time
+            history.append(record)
+            stop = self.stopping.update(record, lower_np, upper_np)
+            if s.verbose:
+                progress(record)
+            if stop:
+                break
+        lower_best, upper_best = self.stopping.best_corners
+        kept = history[self.stopping.best_epoch - 1]["train_accuracy"]
+        if kept < initial_accuracy - _DIVERGED_ACCURACY_DROP:
+            warnings.warn(
+                f"Training diverged: the kept boxes classify {kept:.2f} of the "
+                f"monitored training samples correctly, against {initial_accuracy:.2f} "
+                f"for the boxes training started from. Lower learning_rate (now "
+                f"{s.learning_rate:g}) or check that feature_range holds the data.",
+                ConvergenceWarning,
             )
-            record.update(val_accuracy=val_acc, val_median_radius=val_median)
-            score = (val_median, val_acc)
-            if best is None or score > best[0]:
-                best = (score, epoch, lower_np.copy(), upper_np.copy())
-                epochs_without_improvement = 0
-            else:
-                epochs_without_improvement += 1
-        record["elapsed_time"] = time.perf_counter() - start_time
-        history.append(record)
-        if verbose:
-            sink(_format_progress(record, max_epochs))
-        if n_iter_no_change is not None and epochs_without_improvement >= n_iter_no_change:
-            break
+        return TrainingResult(lower_best, upper_best, history, self.stopping.best_epoch)
 
-    if best is None:
-        return lower_np, upper_np, history, len(history)
-    return best[2], best[3], history, best[1]
+    def setup(self, X, y, lower, upper, box_class, n_classes, domain, validation, seed):
+        """Tensors, optimiser, schedule, kernels and monitoring samples."""
+        s = self.settings
+        self.device = resolve_device(s.device)
+        self.X, self.y, self.box_class, self.n_classes = X, y, box_class, n_classes
+        self.validation = validation
+        n_samples, n_features = X.shape
+        self.batch_size = min(s.batch_size, n_samples)
+        self.n_batches = math.ceil(n_samples / self.batch_size)
+        self.total_steps = max(1, self.n_batches * s.max_epochs)
+        self.step_count = 0
 
+        def tensor(a, **kwargs):
+            return torch.as_tensor(a, device=self.device, **kwargs)
 
-def _format_progress(record, max_epochs):
-    elapsed = record["elapsed_time"]
-    left = elapsed / record["epoch"] * (max_epochs - record["epoch"])
-    line = (
-        f"epoch {record['epoch']:>3}/{max_epochs}  loss {record['loss']:9.4f}  "
-        f"train acc {record['train_accuracy']:.4f}"
-    )
-    if "val_accuracy" in record:
-        line += (
-            f"  val acc {record['val_accuracy']:.4f}"
-            f"  val median radius {record['val_median_radius']:>3}"
+        self.Xt, self.yt, self.box_class_t = tensor(X), tensor(y), tensor(box_class)
+        self.lower_t = torch.nn.Parameter(tensor(lower).clone())
+        self.upper_t = torch.nn.Parameter(tensor(upper).clone())
+        self.domain_t = tuple(tensor(d, dtype=torch.float32) for d in domain)
+        self.optimizer = Adam([self.lower_t, self.upper_t], lr=s.learning_rate)
+        self.schedule = CosineSchedule(self.optimizer, self.total_steps)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.kernels = self.choose_kernels(n_samples, lower.shape[0], n_features)
+        rng = np.random.default_rng(seed)
+        self.monitor = np.sort(
+            rng.choice(n_samples, min(n_samples, _N_MONITOR), replace=False)
         )
-    return line + f"  {record['epoch_time']:6.1f}s  (elapsed {elapsed:.0f}s, ~{left:.0f}s left)"
+
+    def choose_kernels(self, n_samples, n_boxes, n_features):
+        """Compiled kernels when asked for (or worth it with 'auto'), else eager."""
+        s = self.settings
+        use_compile = s.compile
+        if use_compile == "auto":
+            use_compile = n_samples * n_boxes * n_features * s.max_epochs >= _COMPILE_MIN_WORK
+        if use_compile:
+            use_compile, reason = compile_available(self.device)
+            if not use_compile and s.compile is True:
+                warnings.warn(f"torch.compile is unavailable ({reason}); training in eager mode.")
+        box_chunk = eager_box_chunk(
+            self.batch_size, n_boxes, n_features, self.working_memory
+        )
+        return Kernels(s.relaxation, box_chunk, bool(use_compile))
+
+    def run_epoch(self):
+        """One pass over the training data in a random order; the epoch's figures."""
+        n_samples = self.X.shape[0]
+        permutation = torch.randperm(n_samples, generator=self.generator).to(self.device)
+        loss_sum = 0.0
+        for b in range(self.n_batches):
+            idx = permutation[b * self.batch_size : (b + 1) * self.batch_size]
+            loss_sum += self.train_step(idx) * len(idx)
+        return {
+            "loss": loss_sum / n_samples,
+            "delta": self.current_delta,
+            "learning_rate": self.optimizer.lr,
+            "compiled": self.kernels.compiled,
+            "device": str(self.device),
+        }
+
+    def train_step(self, idx):
+        """One Adam step on the minibatch ``idx``; returns its loss."""
+        self.current_delta = self.delta(self.step_count)
+        # A tensor, not a float: the compiler would specialise on every value.
+        delta_t = torch.tensor(self.current_delta, dtype=torch.float32, device=self.device)
+        self.optimizer.zero_grad()
+        try:
+            value = self.objective(idx, delta_t)
+            (-value).backward()
+        except Exception as exc:  # any compiler failure: same math, eager
+            if not self.kernels.compiled:
+                raise
+            warnings.warn(
+                f"torch.compile failed ({type(exc).__name__}: {exc}); "
+                "training in eager mode, which computes the same objective."
+            )
+            self.kernels = self.kernels.eager()
+            self.optimizer.zero_grad()
+            value = self.objective(idx, delta_t)
+            (-value).backward()
+        self.optimizer.step()
+        self.schedule.step()
+        if self.settings.project_bounds:
+            with torch.no_grad():
+                project(self.lower_t.data, self.upper_t.data, *self.domain_t)
+        self.step_count += 1
+        return -value.item()
+
+    def delta(self, step):
+        """Width of the saturating ramp: geometric from delta_start to delta_end."""
+        s = self.settings
+        return s.delta_start * (s.delta_end / s.delta_start) ** (
+            step / max(1, self.total_steps - 1)
+        )
+
+    def objective(self, idx, delta):
+        """The value to maximise on the minibatch ``idx`` (a 0-d tensor)."""
+        s = self.settings
+        return relaxed_margin(
+            self.Xt[idx],
+            self.yt[idx],
+            self.lower_t,
+            self.upper_t,
+            self.box_class_t,
+            delta,
+            self.kernels,
+            tau=s.tau,
+            clip=s.clip,
+            floor=s.floor,
+        )
+
+    # -- evaluation ---------------------------------------------------------
+
+    def corners(self):
+        return self.lower_t.detach().cpu().numpy(), self.upper_t.detach().cpu().numpy()
+
+    def monitored_accuracy(self, lower=None, upper=None):
+        """Exact accuracy on the monitoring samples (current corners by default)."""
+        if lower is None:
+            lower, upper = self.corners()
+        accuracy, _ = exact_scores(
+            self.X[self.monitor], self.y[self.monitor], lower, upper,
+            self.box_class, self.n_classes,
+        )
+        return accuracy
+
+    def evaluate(self, lower, upper):
+        """Exact figures of the epoch's boxes: training accuracy, validation."""
+        record = {"train_accuracy": self.monitored_accuracy(lower, upper)}
+        if self.validation is not None:
+            accuracy, median = exact_scores(
+                *self.validation, lower, upper, self.box_class, self.n_classes
+            )
+            record.update(val_accuracy=accuracy, val_median_radius=median)
+        return record
+
+    def check_finite(self, record):
+        """Fail clearly when the optimisation produced NaN or infinite corners."""
+        finite = math.isfinite(record["loss"]) and all(
+            bool(torch.isfinite(t).all()) for t in (self.lower_t, self.upper_t)
+        )
+        if not finite:
+            s = self.settings
+            raise ValueError(
+                f"Training diverged at epoch {record['epoch']}: the loss or the box "
+                f"corners are no longer finite numbers. Lower learning_rate (now "
+                f"{s.learning_rate:g}), keep delta_end (now {s.delta_end:g}) well "
+                "above the float32 resolution of the data, and scale X to a "
+                "moderate range."
+            )

@@ -15,6 +15,8 @@ __all__ = [
     "FeatureRangeWarning",
     "check_boxnn",
     "check_feature_range",
+    "check_label_types",
+    "check_not_masked",
     "warn_outside_feature_range",
 ]
 
@@ -97,7 +99,7 @@ def warn_outside_feature_range(X, feature_range, *, what, stacklevel=3):
     n_out = int(np.count_nonzero(((X < low) | (X > high)).any(axis=1)))
     warnings.warn(
         f"{n_out} of {X.shape[0]} samples passed to {what} have values outside "
-        f"feature_range=({low:g}, {high:g}) (they span [{x_min:g}, {x_max:g}]). "
+        f"feature_range=({low:g}, {high:g}) (they span [{x_min:.8g}, {x_max:.8g}]). "
         "Their predictions and certificates remain correct, but the data is "
         "probably not scaled as the model expects: scale it to the range (for "
         "images, divide by the largest pixel value), or fit with the "
@@ -123,3 +125,55 @@ def check_boxnn(estimator, *, what):
             "data as that step sees it)."
         )
     return estimator
+
+
+def check_not_masked(X, *, name="X"):
+    """Refuse masked arrays with masked entries instead of dropping the mask.
+
+    scikit-learn's validation turns a masked array into its data, so the
+    masked values would silently count as real ones.
+    """
+    if isinstance(X, np.ma.MaskedArray) and np.ma.is_masked(X):
+        raise ValueError(
+            f"{name} is a masked array with {int(np.ma.count_masked(X))} masked "
+            "entries; the l0 distance needs every value. Fill them "
+            f"({name}.filled(value)) or drop the samples that hold them "
+            f"({name}[~{name}.mask.any(axis=1)].data) first."
+        )
+
+
+def _label_kind(value):
+    if value is None:
+        return "None"
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    if isinstance(value, (bytes, np.bytes_)):
+        return "bytes"
+    if isinstance(value, (numbers.Number, np.number, np.bool_)):
+        return "number"
+    return type(value).__name__
+
+
+def check_label_types(y):
+    """Refuse labels of mixed kinds (numbers and strings, None and numbers).
+
+    NumPy would either turn them all into strings (``[1, 'a']`` becomes
+    ``['1', 'a']``, a silent change of the labels) or fail to sort them with
+    a bare ``TypeError``.
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    try:
+        values = np.asarray(y, dtype=object).ravel()
+    except (TypeError, ValueError):  # ragged input: validation reports it
+        return
+    kinds = {}
+    for value in values:
+        kinds.setdefault(_label_kind(value), value)
+        if len(kinds) > 1:
+            examples = ", ".join(f"{v!r} ({k})" for k, v in kinds.items())
+            raise ValueError(
+                f"y mixes labels of different kinds: {examples}. Convert them to "
+                "one kind first, e.g. np.asarray(y, dtype=str) for strings, or "
+                "replace missing labels (None) by a real class."
+            )

@@ -115,6 +115,7 @@ def test_same_random_state_same_boxes(digits):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("ignore::sklearn_boxnn.FeatureRangeWarning")
 def test_float32_and_float64(fitted, digits, dtype):
     _, X_test, _, _ = digits
     X = X_test[:50].astype(dtype)
@@ -266,7 +267,7 @@ def test_bad_device_string(digits):
         ({"n_boxes": 0}, "'n_boxes' parameter"),
         ({"relaxation": "cubic"}, "'relaxation' parameter"),
         ({"max_epochs": 0}, "'max_epochs' parameter"),
-        ({"feature_range": (1, 0)}, "feature_range must be None or a tuple"),
+        ({"feature_range": (1, 0)}, r"feature_range must be None or a pair .*min >= max"),
         ({"delta_start": 0.01, "delta_end": 1.0}, "delta_end=1.0 must not exceed"),
     ],
 )
@@ -308,3 +309,275 @@ def test_describe_is_a_json_model_card(digits):
     assert card["validation"] == {
         "accuracy": kept["val_accuracy"], "median_certified_radius": kept["val_median_radius"]
     }
+
+
+# ---------------------------------------------------------------------------
+# Trust under every input (issue 10): atomic fits, clear errors, the domain
+# ---------------------------------------------------------------------------
+
+
+def _state(estimator):
+    """Everything fit may touch, comparable with ==."""
+    return {
+        key: (value.tolist() if isinstance(value, np.ndarray) else value)
+        for key, value in vars(estimator).items()
+    }
+
+
+def _small_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16.0, y[:300]
+
+
+_FAILURE_POINTS = [
+    ("sklearn_boxnn._classifier.check_label_types", ValueError),
+    ("sklearn_boxnn._classifier.BoxNNClassifier._check_training_inputs", ValueError),
+    ("sklearn_boxnn._training.resolve_device", ValueError),
+    ("sklearn_boxnn._classifier.BoxNNClassifier._split_validation", ValueError),
+    ("sklearn_boxnn._classifier._allocate_boxes", ValueError),
+    ("sklearn_boxnn._training.BoxTrainer.setup", RuntimeError),
+    ("sklearn_boxnn._training.BoxTrainer.train_step", KeyboardInterrupt),
+    ("sklearn_boxnn._training.BoxTrainer.evaluate", MemoryError),
+    ("sklearn_boxnn._training.EarlyStopping.update", KeyboardInterrupt),
+]
+
+
+@pytest.mark.parametrize("target, error", _FAILURE_POINTS)
+def test_failed_refit_leaves_the_model_as_it_was(monkeypatch, target, error):
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0).fit(X, y)
+    before = _state(clf)
+    predictions = clf.predict(X)
+
+    def fail(*args, **kwargs):
+        raise error("injected")
+
+    monkeypatch.setattr(target, fail)
+    labels = np.where(y[:100] < 5, "low", "high")
+    with pytest.raises(error, match="injected"):
+        clf.set_params(validation_fraction=0.2).fit(X[:100, :10], labels)
+    clf.set_params(validation_fraction=None)
+    assert _state(clf) == before
+    np.testing.assert_array_equal(clf.predict(X), predictions)
+
+
+@pytest.mark.parametrize("target, error", _FAILURE_POINTS)
+def test_failed_first_fit_leaves_the_model_unfitted(monkeypatch, target, error):
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, validation_fraction=0.2)
+    monkeypatch.setattr(target, lambda *a, **k: (_ for _ in ()).throw(error("injected")))
+    with pytest.raises(error, match="injected"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    assert not hasattr(clf, "n_features_in_")
+
+
+def test_refit_with_too_many_boxes_keeps_the_old_model():
+    # The case that used to leave 2 classes_ with 10-class boxes.
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=30, max_epochs=1, random_state=0).fit(X, y)
+    radii = clf.certify(X)
+    with pytest.raises(ValueError, match="n_boxes=30 boxes were requested"):
+        clf.fit(X[:20], np.where(y[:20] < 5, "a", "b"))
+    assert clf.classes_.tolist() == list(range(10))
+    np.testing.assert_array_equal(clf.certify(X), radii)
+
+
+def test_training_data_outside_feature_range_is_an_error():
+    X, y = _small_digits()
+    with pytest.raises(ValueError, match=r"X spans \[0, 16\], outside feature_range=\(0, 1\).*X / 16"):
+        BoxNNClassifier(n_boxes=20, max_epochs=1, feature_range=(0, 1)).fit(X * 16, y)
+
+
+def test_samples_outside_feature_range_warn_but_answer(digits_model):
+    from sklearn_boxnn import FeatureRangeWarning
+
+    clf, X, _ = digits_model
+    raw = X * 16
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X), clf.certify(X), clf.decision_function(X)
+    for method in (clf.predict, clf.decision_function, clf.certify):
+        with pytest.warns(FeatureRangeWarning, match=r"samples passed to \w+ have values outside"):
+            method(raw)
+    with pytest.warns(FeatureRangeWarning):
+        radii = clf.certify(raw, method="pairwise")
+    assert radii.max() <= X.shape[1]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_class_gets_a_box_with_a_validation_split(seed):
+    X, y = _small_digits()
+    # class 9 has a single sample, which the split must keep for training
+    keep = (y != 9) | (np.arange(len(y)) == np.flatnonzero(y == 9)[0])
+    X, y = X[keep], y[keep]
+    clf = BoxNNClassifier(
+        n_boxes=20, max_epochs=1, validation_fraction=0.3, random_state=seed
+    ).fit(X, y)
+    assert set(clf.box_labels_) == set(range(10))
+    assert clf.certify(X).max() <= X.shape[1]
+
+
+def test_two_classes_one_singleton_with_validation():
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 64))
+    y = np.array([0] * 39 + [1])
+    for seed in range(10):
+        clf = BoxNNClassifier(
+            n_boxes=2, max_epochs=1, validation_fraction=0.5, random_state=seed
+        ).fit(X, y)
+        assert sorted(clf.box_labels_) == [0, 1]
+        assert clf.certify(X).max() <= 64
+
+
+@pytest.mark.parametrize(
+    "params, X_scale, match",
+    [
+        ({"delta_start": 1e-300, "delta_end": 1e-300}, 1, r"delta_start=1e-300 is outside the float32 range"),
+        ({"learning_rate": 1e38}, 1, r"learning_rate=1e\+38 is outside the float32 range"),
+        ({}, 1e39, r"X holds values up to 1e\+39, beyond the float32 range"),
+    ],
+)
+def test_numeric_overflow_is_named(params, X_scale, match):
+    X, y = _small_digits()
+    with pytest.raises(ValueError, match=match):
+        BoxNNClassifier(n_boxes=20, max_epochs=1, **params).fit(X * X_scale, y)
+
+
+def test_diverging_training_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _small_digits()
+    with pytest.warns(ConvergenceWarning, match=r"Training diverged.*Lower learning_rate \(now 1e\+06\)"):
+        BoxNNClassifier(n_boxes=50, max_epochs=2, learning_rate=1e6, random_state=0).fit(X, y)
+
+
+def test_non_finite_training_is_an_error(monkeypatch):
+    import torch
+
+    from sklearn_boxnn import _training
+
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=2, project_bounds=False)
+    original = _training.BoxTrainer.train_step
+
+    def poison(self, idx):
+        loss = original(self, idx)
+        with torch.no_grad():
+            self.lower_t[0, 0] = float("nan")
+        return loss
+
+    monkeypatch.setattr(_training.BoxTrainer, "train_step", poison)
+    with pytest.raises(ValueError, match="Training diverged at epoch 1: the loss or the box corners"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "n_features_in_")
+
+
+@pytest.mark.parametrize("device", ["meta", "xla", "mps", "cuda:7", "not-a-device"])
+def test_unusable_devices_fail_before_training(device):
+    X, y = _small_digits()
+    with pytest.raises(ValueError, match=rf"device='{device}'"):
+        BoxNNClassifier(n_boxes=20, max_epochs=1, device=device).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([1, "a"] * 50, r"y mixes labels of different kinds: 1 \(number\), 'a' \(str\)"),
+        ([None, 1] * 50, r"y mixes labels of different kinds: None \(None\), 1 \(number\)"),
+        (np.array([2.5, "b"] * 50, dtype=object), r"y mixes labels"),
+    ],
+)
+def test_mixed_label_kinds_are_refused(y, match):
+    X, _ = _small_digits()
+    with pytest.raises(ValueError, match=match):
+        BoxNNClassifier(n_boxes=20, max_epochs=1).fit(X[:100], y)
+
+
+def test_labels_of_one_kind_are_kept_as_given():
+    X, y = _small_digits()
+    labels = np.array(["a", "b"], dtype=object)[(y[:100] < 5).astype(int)]
+    clf = BoxNNClassifier(n_boxes=4, max_epochs=1, random_state=0).fit(X[:100], labels.tolist())
+    assert clf.classes_.tolist() == ["a", "b"]
+    clf.fit(X[:100], (y[:100] < 5).astype(float))
+    assert clf.classes_.tolist() == [0.0, 1.0]
+
+
+def test_masked_arrays_are_refused(digits_model):
+    clf, X, y = digits_model
+    masked = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
+    masked.mask[3, 5] = True
+    with pytest.raises(ValueError, match=r"X is a masked array with 1 masked entries.*filled"):
+        BoxNNClassifier(n_boxes=20, max_epochs=1).fit(masked, y)
+    for method in (clf.predict, clf.certify, clf.decision_function):
+        with pytest.raises(ValueError, match="masked array"):
+            method(masked)
+    # a masked array without masked entries is ordinary data
+    np.testing.assert_array_equal(clf.predict(np.ma.masked_array(X)), clf.predict(X))
+
+
+@pytest.mark.parametrize("feature_range", [(False, True), (0, np.inf), (0, 1, 2), "01", (np.nan, 1)])
+def test_bad_feature_ranges_are_refused(feature_range):
+    X, y = _small_digits()
+    with pytest.raises(ValueError, match="feature_range.* must be (None or a pair|an array-like or None)"):
+        BoxNNClassifier(n_boxes=20, max_epochs=1, feature_range=feature_range).fit(X, y)
+
+
+@pytest.mark.parametrize("feature_range", [[0, 1], np.array([0.0, 1.0]), (np.float32(0), 1)])
+def test_feature_range_accepts_any_pair(feature_range, digits_model):
+    _, X, _ = digits_model
+    X_train, y_train = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, feature_range=feature_range, random_state=0)
+    clf.fit(X_train, y_train)
+    assert clf.describe()["feature_range"] == [0.0, 1.0]
+    assert clf.certify(X, method="pairwise").shape == (len(X),)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "margin", "time_limit": -1}, "time_limit must be None or a positive"),
+        ({"method": "exact", "time_limit": 0}, "time_limit must be None or a positive"),
+        ({"method": "exact", "time_limit": True}, "time_limit must be None or a positive"),
+        ({"method": "bogus"}, r"method must be one of \['exact', 'lagrangian', 'margin', 'pairwise'\]"),
+    ],
+)
+def test_certify_validates_its_arguments(digits_model, kwargs, match):
+    clf, X, _ = digits_model
+    with pytest.raises(ValueError, match=match):
+        clf.certify(X[:3], **kwargs)
+
+
+def test_decision_function_is_float_and_calibration_works(digits_model):
+    from sklearn.calibration import CalibratedClassifierCV
+
+    clf, X, y = digits_model
+    assert clf.decision_function(X).dtype == np.float64
+    binary = (y < 5).astype(int)
+    calibrated = CalibratedClassifierCV(
+        BoxNNClassifier(n_boxes=10, max_epochs=1, random_state=0), cv=2
+    ).fit(X, binary)
+    proba = calibrated.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_predict_and_certify_never_import_torch(digits_model, tmp_path):
+    import subprocess
+    import sys
+
+    clf, X, _ = digits_model
+    joblib.dump((clf, X), tmp_path / "model.joblib")
+    code = (
+        "import sys, joblib\n"
+        f"clf, X = joblib.load({str(tmp_path / 'model.joblib')!r})\n"
+        "clf.predict(X); clf.certify(X); clf.certify(X, method='lagrangian'); clf.score(X, clf.predict(X))\n"
+        "from sklearn_boxnn import sparse_attack; sparse_attack(clf, X[:5])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -3,13 +3,14 @@
 import pytest
 import torch
 
+from sklearn_boxnn._objective import Kernels, RelaxedDistance, relaxed_distances, soft_min
 from sklearn_boxnn._training import (
-    _Kernels,
-    _project,
-    _RelaxedDistance,
-    relaxed_distances,
+    Adam,
+    CosineSchedule,
+    EarlyStopping,
+    TrainingSettings,
+    project,
     resolve_device,
-    soft_min,
 )
 
 
@@ -33,7 +34,7 @@ def test_eager_kernels_match_autograd(relaxation, box_chunk):
     expected_grads = lower.grad.clone(), upper.grad.clone()
     lower.grad = upper.grad = None
 
-    got = _RelaxedDistance.apply(x, lower, upper, delta, _Kernels(relaxation, box_chunk, False))
+    got = RelaxedDistance.apply(x, lower, upper, delta, Kernels(relaxation, box_chunk, False))
     got.backward(grad)
     torch.testing.assert_close(got, expected)
     torch.testing.assert_close(lower.grad, expected_grads[0])
@@ -49,8 +50,8 @@ def test_compiled_kernels_match_autograd():
     expected_grads = lower.grad.clone(), upper.grad.clone()
     lower.grad = upper.grad = None
     try:
-        kernels = _Kernels("saturating", 23, True)
-        got = _RelaxedDistance.apply(x, lower, upper, delta, kernels)
+        kernels = Kernels("saturating", 23, True)
+        got = RelaxedDistance.apply(x, lower, upper, delta, kernels)
         got.backward(grad)
     except Exception as exc:  # the fit falls back to eager in this case
         pytest.skip(f"torch.compile unavailable here: {exc}")
@@ -82,7 +83,7 @@ def test_soft_min_limits():
 def test_projection_keeps_bounds_ordered_and_in_domain():
     lower = torch.tensor([[-0.5, 0.8, 0.3]])
     upper = torch.tensor([[0.2, 0.4, 1.7]])
-    _project(lower, upper, torch.zeros(3), torch.ones(3))
+    project(lower, upper, torch.zeros(3), torch.ones(3))
     torch.testing.assert_close(lower, torch.tensor([[0.0, 0.6, 0.3]]))
     torch.testing.assert_close(upper, torch.tensor([[0.2, 0.6, 1.0]]))
 
@@ -90,3 +91,98 @@ def test_projection_keeps_bounds_ordered_and_in_domain():
 def test_resolve_device():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_adam_and_schedule_match_torch_optim_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.rand(5, 7, generator=g)) for _ in range(2)]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    n_steps = 40
+    adam = Adam(ours, lr=0.05)
+    schedule = CosineSchedule(adam, n_steps)
+    reference = torch.optim.Adam(theirs, lr=0.05)
+    reference_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(reference, T_max=n_steps)
+    for _ in range(n_steps):
+        grads = [torch.randn(5, 7, generator=g) for _ in ours]
+        adam.zero_grad()
+        reference.zero_grad()
+        for p, q, grad in zip(ours, theirs, grads):
+            p.grad, q.grad = grad.clone(), grad.clone()
+        adam.step()
+        reference.step()
+        schedule.step()
+        reference_schedule.step()
+        assert adam.lr == reference.param_groups[0]["lr"]
+        for p, q in zip(ours, theirs):
+            assert torch.equal(p, q)
+
+
+def test_settings_are_read_from_the_estimator_parameters():
+    from sklearn_boxnn import BoxNNClassifier
+
+    params = BoxNNClassifier(clip=33.0, tau=2.0).get_params()
+    settings = TrainingSettings.from_params(params)
+    assert settings.clip == 33.0 and settings.tau == 2.0
+    # every setting is an estimator parameter
+    assert set(vars(settings)) <= set(params)
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops():
+    import numpy as np
+
+    stopping = EarlyStopping(n_iter_no_change=2)
+    corners = np.zeros((1, 1))
+    scores = [(3, 0.5), (4, 0.4), (4, 0.3), (2, 0.9)]
+    stops = [
+        stopping.update(
+            {"epoch": e, "val_median_radius": r, "val_accuracy": a}, corners + e, corners
+        )
+        for e, (r, a) in enumerate(scores, start=1)
+    ]
+    assert stops == [False, False, False, True]
+    assert stopping.best_epoch == 2
+    assert stopping.best_corners[0][0, 0] == 2
+
+
+def test_fit_does_not_import_torch_dynamo_in_eager_mode():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sklearn.datasets import load_digits\n"
+        "from sklearn_boxnn import BoxNNClassifier\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "BoxNNClassifier(n_boxes=20, max_epochs=1, compile=False).fit(X / 16, y)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_compiled_fit_is_reproducible_in_a_new_process(tmp_path):
+    """Same seed, two processes, compiled kernels: the same corners bit for bit."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    code = (
+        "import sys, numpy as np\n"
+        "from sklearn.datasets import load_digits\n"
+        "from sklearn_boxnn import BoxNNClassifier\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "clf = BoxNNClassifier(n_boxes=30, max_epochs=2, feature_range=(0, 1), compile=True,\n"
+        "                      validation_fraction=0.2, random_state=0).fit(X / 16, y)\n"
+        "np.savez(sys.argv[1], lower=clf.lower_, upper=clf.upper_,\n"
+        "         compiled=clf.history_[-1]['compiled'])\n"
+    )
+    runs = []
+    for name in ("a.npz", "b.npz"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True)
+        runs.append(np.load(tmp_path / name))
+    if not runs[0]["compiled"]:
+        pytest.skip("torch.compile unavailable here; the eager path is tested elsewhere")
+    np.testing.assert_array_equal(runs[0]["lower"], runs[1]["lower"])
+    np.testing.assert_array_equal(runs[0]["upper"], runs[1]["upper"])
