@@ -581,3 +581,36 @@ def test_predict_and_certify_never_import_torch(digits_model, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_predict_proba_argmax_is_predict_ties_included(digits_model):
+    clf, X, y = digits_model
+    X_tied = np.vstack([X, np.full((5, X.shape[1]), 0.5), np.zeros((5, X.shape[1]))])
+    for temperature in (1e-3, 1.0, 1e3):
+        clf.set_params(temperature=temperature)
+        proba = clf.predict_proba(X_tied)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        assert np.all(np.isfinite(proba)) and proba.min() >= 0
+        np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X_tied))
+    clf.set_params(temperature=1.0)
+    # equal distances give equal probabilities
+    C = -clf.decision_function(X_tied)
+    proba = clf.predict_proba(X_tied)
+    rows, a, b = np.nonzero(C[:, :, None] == C[:, None, :])
+    np.testing.assert_array_equal(proba[rows, a], proba[rows, b])
+
+
+def test_probabilities_work_in_scikit_learn_tools(digits_model):
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    clf, X, y = digits_model
+    proba = clf.predict_proba(X)
+    assert np.isfinite(log_loss(y, proba, labels=clf.classes_))
+    assert roc_auc_score(y, proba, multi_class="ovr") > 0.5
+    voting = VotingClassifier(
+        [("a", BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0)),
+         ("b", BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=1))],
+        voting="soft",
+    ).fit(X, y)
+    assert voting.score(X, y) > 0.5
