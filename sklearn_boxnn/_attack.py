@@ -5,24 +5,47 @@ number of coordinates that suffice to change the prediction); certificates give
 a lower bound. Because every box distance is exact and cheap to update, the
 attack works with the real model, not a relaxation: every success it reports is
 an input whose prediction by the estimator differs from the original one.
+
+The pieces, from the outside in: :func:`sparse_attack` validates, splits the
+samples into chunks of bounded memory and confirms every success with
+``estimator.predict``; :func:`_attack_rows` tries target boxes for a chunk;
+:func:`_greedy` walks a chunk towards one target box each, one
+:class:`_Walk` step at a time. :class:`_AttackModel` holds what every step
+reads: the boxes and the values the attacker may write.
 """
 
 import numbers
+import sys
+import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import Bunch, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._distances import class_distances, l0_distances
+from ._validation import (
+    FeatureRangeWarning,
+    check_boxnn,
+    check_feature_range,
+    check_not_masked,
+    warn_outside_feature_range,
+)
 
 __all__ = ["sparse_attack"]
 
 # Own-label boxes that steer each greedy step: the nearest ones are those that
 # keep the prediction; farther ones are still tracked exactly.
 _N_OWN_BOXES = 16
+# A distance no box reaches: other-label boxes get it when the nearest own
+# boxes are chosen, and then weigh nothing (padding when a class has fewer
+# than _N_OWN_BOXES boxes).
+_FAR = np.iinfo(np.int32).max // 4
+# Seconds between two progress lines when verbose.
+_PROGRESS_INTERVAL = 2.0
 
 
 def _escape_values(lower, upper, X, feature_range):
@@ -34,8 +57,8 @@ def _escape_values(lower, upper, X, feature_range):
     """
     n_features = X.shape[1]
     if feature_range is not None:
-        return (np.full(n_features, float(feature_range[0])),
-                np.full(n_features, float(feature_range[1])))
+        low, high = feature_range
+        return np.full(n_features, low), np.full(n_features, high)
     values = np.vstack([lower, upper, X])
     finite = np.isfinite(values)
     low = np.where(finite, values, np.inf).min(axis=0)
@@ -43,35 +66,80 @@ def _escape_values(lower, upper, X, feature_range):
     low = np.where(np.isfinite(low), low, 0.0)
     high = np.where(np.isfinite(high), high, 0.0)
     # One step out, or the next float where 1 is lost in rounding; a result
-    # that overflows to infinity is never written (see _greedy).
+    # that overflows to infinity is never written (see _Walk._candidates).
     with np.errstate(over="ignore"):
         return (np.minimum(low - 1.0, np.nextafter(low, -np.inf)),
                 np.maximum(high + 1.0, np.nextafter(high, np.inf)))
 
 
-def _candidate_values(target_lower, target_upper, low, high):
-    """Values inside the target box worth writing, shape (3, n_rows, n_features).
+@dataclass(frozen=True, eq=False)
+class _AttackModel:
+    """What every greedy step reads: the boxes and the values the attacker may write.
 
-    Both ends of the target interval clipped to the domain, and its middle;
-    also whether each is a valid (finite) value inside the target interval.
-    Against one own-label box ``K``, ``O \\ K`` (when not empty) always
-    contains an end of ``O``; the middle escapes own intervals that end where
-    the target's does, as happens when corners sit on the domain's ends. The
-    two ends of the domain are the other candidates (see ``_greedy``).
+    Built once per call of :func:`sparse_attack` by :meth:`from_estimator`.
+
+    Attributes
+    ----------
+    lower, upper : ndarray of shape (n_boxes, n_features), dtype float64
+        Box corners.
+    box_class : ndarray of shape (n_boxes,)
+        Index in ``classes_`` of each box's label.
+    n_classes : int
+    low, high : ndarray of shape (n_features,), dtype float64
+        Lowest and highest value the attacker may write in each coordinate:
+        the ends of ``feature_range``, or without one values beyond every
+        corner and sample (see :func:`_escape_values`). Infinite only where
+        that overflowed, and then never written.
+    low_inside, high_inside : ndarray of shape (n_boxes, n_features), dtype bool
+        Whether ``low`` (``high``) lies in each box's interval.
     """
-    inside_lo = np.maximum(target_lower, low)
-    inside_hi = np.minimum(target_upper, high)
-    inside_ok = inside_lo <= inside_hi
-    with np.errstate(invalid="ignore", over="ignore"):
-        middle = inside_lo + (inside_hi - inside_lo) / 2
-    values = np.stack([inside_lo, inside_hi, middle])
-    # An infinite corner (possible without a feature_range) is no value to write.
-    return values, inside_ok & np.isfinite(values)
+
+    lower: np.ndarray
+    upper: np.ndarray
+    box_class: np.ndarray
+    n_classes: int
+    low: np.ndarray
+    high: np.ndarray
+    low_inside: np.ndarray
+    high_inside: np.ndarray
+
+    @classmethod
+    def from_estimator(cls, estimator, X, feature_range):
+        """The model of a fitted nearest-box ``estimator`` for the samples ``X``."""
+        classes = np.asarray(estimator.classes_)
+        if classes.size < 2:
+            raise ValueError(
+                "The estimator must have at least two classes to be attacked; it "
+                f"has one ({classes[0]!r}), so no change can alter its prediction."
+            )
+        lower = np.asarray(estimator.lower_, dtype=np.float64)
+        upper = np.asarray(estimator.upper_, dtype=np.float64)
+        # As the estimator's own predict derives it, so that both agree.
+        box_class = np.searchsorted(classes, estimator.box_labels_)
+        low, high = _escape_values(lower, upper, X, feature_range)
+        return cls(
+            lower=lower,
+            upper=upper,
+            box_class=box_class,
+            n_classes=classes.size,
+            low=low,
+            high=high,
+            low_inside=(low >= lower) & (low <= upper),
+            high_inside=(high >= lower) & (high <= upper),
+        )
+
+    @property
+    def n_boxes(self):
+        return self.lower.shape[0]
+
+    def class_distances(self, D):
+        """Distance of each row to each class (to its nearest box), as int64."""
+        return class_distances(D, self.box_class, self.n_classes).astype(np.int64)
 
 
-def _class_state(D, box_class, n_classes, own):
+def _class_state(model, D, own):
     """Whether another class wins (prediction changed) and whether it ties or wins."""
-    C = class_distances(D, box_class, n_classes).astype(np.int64)
+    C = model.class_distances(D)
     rows = np.arange(C.shape[0])
     changed = np.argmin(C, axis=1) != own
     own_distance = C[rows, own]
@@ -80,18 +148,207 @@ def _class_state(D, box_class, n_classes, own):
     return changed, tie
 
 
-def _move(X_cur, D, rows, j, values, lower, upper):
-    """Write ``values[i]`` into ``X_cur[rows[i], j[i]]`` and update the distances."""
-    old = X_cur[rows, j]
-    lo = lower[:, j].T  # (n_rows, n_boxes)
-    hi = upper[:, j].T
-    was_out = (old[:, None] < lo) | (old[:, None] > hi)
-    now_out = (values[:, None] < lo) | (values[:, None] > hi)
-    D[rows] += now_out.astype(np.int32) - was_out.astype(np.int32)
-    X_cur[rows, j] = values
+def _candidate_values(target_lower, target_upper, low, high):
+    """Values inside the target box worth writing, shape (3, n_rows, n_features).
+
+    Both ends of the target interval clipped to ``[low, high]``, and its
+    middle; also whether each is a valid (finite) value inside the target
+    interval. Against one own-label box ``K``, ``O \\ K`` (when not empty)
+    always contains an end of ``O``; the middle escapes own intervals that end
+    where the target's does, as happens when corners sit on ``low`` or
+    ``high``, which are the other candidates (see ``_Walk._candidates``).
+    """
+    inside_low = np.maximum(target_lower, low)
+    inside_high = np.minimum(target_upper, high)
+    inside_ok = inside_low <= inside_high
+    with np.errstate(invalid="ignore", over="ignore"):
+        middle = inside_low + (inside_high - inside_low) / 2
+    values = np.stack([inside_low, inside_high, middle])
+    # An infinite corner (possible without a feature_range) is no value to write.
+    return values, inside_ok & np.isfinite(values)
 
 
-def _greedy(X0, D0, own, target, delta, budget, model):
+def _best_moves(gain, n_take):
+    """Best value per coordinate, then the ``n_take`` best coordinates of each row.
+
+    ``gain`` has shape (n_candidates, n_rows, n_features). Returns ``best_c``
+    (the best candidate of each coordinate), ``top`` (coordinates, best
+    first) and ``take`` (whether to make the move ``top[i, t]``: its gain is
+    positive and ``t < n_take[i]``).
+    """
+    n_rows, n_features = gain.shape[1:]
+    best_c = np.argmax(gain, axis=0)
+    best_gain = np.take_along_axis(gain, best_c[None], axis=0)[0]
+    k = int(min(n_take.max(), n_features))
+    if k < n_features:
+        top = np.argpartition(-best_gain, k - 1, axis=1)[:, :k]
+    else:
+        top = np.broadcast_to(np.arange(n_features), (n_rows, n_features))
+    top_gain = np.take_along_axis(best_gain, top, axis=1)
+    order = np.argsort(-top_gain, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    top_gain = np.take_along_axis(top_gain, order, axis=1)
+    take = (top_gain > 0) & (np.arange(k)[None, :] < n_take[:, None])
+    return best_c, top, take
+
+
+class _Walk:
+    """Rows moving greedily towards one target box each, changed in place.
+
+    Per row (see :func:`_greedy`): the original samples ``X0``, own class
+    index ``own``, target box index ``target``, ``delta`` and the number of
+    changes allowed ``budget``. The state: the current samples ``X`` and
+    their exact box distances ``D``, the changes made ``count``, their
+    coordinates in order ``history``, the mask of changed coordinates
+    ``changed``, ``success`` and ``tie_count`` (changes after which some
+    other class first tied or beat the own class, -1 if never).
+    """
+
+    def __init__(self, model, X0, D0, own, target, delta, budget):
+        n_rows, n_features = X0.shape
+        self.model = model
+        self.X0, self.own, self.target = X0, own, target
+        self.delta, self.budget = delta, budget
+        self.X = X0.copy()
+        self.D = D0.astype(np.int32)
+        self.count = np.zeros(n_rows, dtype=np.intp)
+        self.success = np.zeros(n_rows, dtype=bool)
+        self.tie_count = np.full(n_rows, -1, dtype=np.intp)
+        self.history = np.full((n_rows, max(int(budget.max()), 1)), -1, dtype=np.intp)
+        self.changed = np.zeros((n_rows, n_features), dtype=bool)
+        self.target_lower = model.lower[target]
+        self.target_upper = model.upper[target]
+        self.inside_values, self.inside_ok = _candidate_values(
+            self.target_lower, self.target_upper, model.low, model.high
+        )
+        self.own_box = model.box_class[None, :] == own[:, None]
+
+    def move(self, rows, j, values):
+        """Write ``values[i]`` into ``X[rows[i], j[i]]`` and update the distances."""
+        old = self.X[rows, j]
+        lower_j = self.model.lower[:, j].T  # (n_rows, n_boxes)
+        upper_j = self.model.upper[:, j].T
+        was_out = (old[:, None] < lower_j) | (old[:, None] > upper_j)
+        now_out = (values[:, None] < lower_j) | (values[:, None] > upper_j)
+        self.D[rows] += now_out.astype(np.int32) - was_out.astype(np.int32)
+        self.X[rows, j] = values
+
+    def step(self, rows):
+        """Make the best move(s) of ``rows``; return whether each row moved."""
+        nearest, weight, max_deficit = self._nearest_own_boxes(rows)
+        gain, values = self._gains(rows, nearest, weight)
+        # Changes of distinct coordinates add up exactly, so when the target
+        # is still far (at least 2 * lower_bound changes away) several are
+        # made at once.
+        lower_bound = -(-max_deficit // 2)
+        n_take = np.clip(lower_bound // 2, 1, self.budget[rows] - self.count[rows])
+        best_c, top, take = _best_moves(gain, n_take)
+        for t in range(take.shape[1]):
+            sub = np.flatnonzero(take[:, t])
+            if not sub.size:
+                break
+            go, j = rows[sub], top[sub, t]
+            self.move(go, j, values[best_c[sub, j], sub, j])
+            self.history[go, self.count[go]] = j
+            self.changed[go, j] = True
+            self.count[go] += 1
+        return take[:, 0]  # rows whose best move improves the score
+
+    def _nearest_own_boxes(self, rows):
+        """The nearest own boxes, their weights ``w_m`` and the largest deficit.
+
+        ``deficit_m = dist(target) + delta - dist(m)``; all deficits at most 0
+        means the target beats the own class. ``w_m = max(deficit_m + 1, 0)``,
+        so the nearest own boxes weigh most; ``weight`` has shape
+        (n_rows, 1, n_own), ready for ``matmul``.
+        """
+        n_own = min(_N_OWN_BOXES, self.model.n_boxes)
+        D = self.D[rows]
+        own_dist = np.where(self.own_box[rows], D, _FAR)
+        nearest = np.argpartition(own_dist, n_own - 1, axis=1)[:, :n_own]
+        near_dist = np.take_along_axis(own_dist, nearest, axis=1)
+        target_dist = D[np.arange(rows.size), self.target[rows]]
+        deficit = target_dist[:, None] + self.delta[rows, None] - near_dist
+        weight = np.maximum(deficit + 1, 0).astype(np.float32)[:, None, :]
+        max_deficit = target_dist + self.delta[rows] - own_dist.min(axis=1)
+        return nearest, weight, max_deficit
+
+    def _gains(self, rows, nearest, weight):
+        """Score every (candidate value, coordinate) move of ``rows``.
+
+        The score is the decrease of ``sum_m w_m * deficit_m``: the target's
+        change counts for every own box, and each own box that the move leaves
+        (enters) adds (subtracts) ``w_m``. A move that enters the target
+        interval and leaves the own intervals closes the gap by two. Moves not
+        allowed (no valid value, a coordinate changed before, the value
+        already there) score ``-inf``. Returns ``gain`` (float32) and the
+        values, both of shape (n_candidates, n_rows, n_features).
+        """
+        X = self.X[rows]
+        L = self.model.lower[nearest]  # (n_rows, n_own, n_features)
+        U = self.model.upper[nearest]
+        Xo = X[:, None, :]
+        leave = np.matmul(weight, ((Xo >= L) & (Xo <= U)).astype(np.float32))[:, 0]
+        total_weight = weight.sum(axis=2)
+        in_target = (X >= self.target_lower[rows]) & (X <= self.target_upper[rows])
+        in_target = in_target.astype(np.float32)
+        unchanged = ~self.changed[rows]
+        n_candidates = self.inside_values.shape[0] + 2
+        gain = np.empty((n_candidates, rows.size, X.shape[1]), dtype=np.float32)
+        values = np.empty((n_candidates, rows.size, X.shape[1]))
+        candidates = self._candidates(rows, nearest, L, U)
+        for c, (v, entered, allowed, v_in_target) in enumerate(candidates):
+            enter = np.matmul(weight, entered.astype(np.float32))[:, 0]
+            g = leave - enter - total_weight * (in_target - v_in_target)
+            gain[c] = np.where(allowed & unchanged & (v != X), g, -np.inf)
+            values[c] = v
+        return gain, values
+
+    def _candidates(self, rows, nearest, L, U):
+        """Each candidate value of every coordinate, one candidate at a time.
+
+        Yields ``(values, entered, allowed, in_target)``: the values (n_rows,
+        n_features), whether each lies in each nearest own box's interval
+        (n_rows, n_own, n_features), whether it may be written, and whether
+        it lies in the target's interval. First the values inside the target
+        interval (see :func:`_candidate_values`), then ``low`` and ``high``,
+        whose membership in every box is tabulated.
+        """
+        for c in range(self.inside_values.shape[0]):
+            v = self.inside_values[c, rows]
+            allowed = self.inside_ok[c, rows]
+            yield v, (v[:, None, :] >= L) & (v[:, None, :] <= U), allowed, allowed
+        target_lower, target_upper = self.target_lower[rows], self.target_upper[rows]
+        model = self.model
+        ends = ((model.low, model.low_inside), (model.high, model.high_inside))
+        for end, inside in ends:
+            v = np.broadcast_to(end, (rows.size, end.size))
+            in_target = (v >= target_lower) & (v <= target_upper)
+            yield v, inside[nearest], np.isfinite(end), in_target
+
+    def record(self, rows):
+        """Note which ``rows`` won or first tied; return those that go on."""
+        won, tie = _class_state(self.model, self.D[rows], self.own[rows])
+        first_tie = tie & (self.tie_count[rows] < 0)
+        self.tie_count[rows[first_tie]] = self.count[rows[first_tie]]
+        self.success[rows[won]] = True
+        return rows[~won & (self.count[rows] < self.budget[rows])]
+
+    def restore_unneeded(self):
+        """Restore changed coordinates that the success does not need, oldest first."""
+        for step in range(self.history.shape[1]):
+            rows = np.flatnonzero(self.success & (self.count > step))
+            if not rows.size:
+                break
+            j = self.history[rows, step]
+            kept = self.X[rows, j]
+            self.move(rows, j, self.X0[rows, j])
+            still, _ = _class_state(self.model, self.D[rows], self.own[rows])
+            undo = ~still
+            self.move(rows[undo], j[undo], kept[undo])
+
+
+def _greedy(X0, D0, own, target, delta, budget, model, progress):
     """Greedily move each row towards its target box and away from its own boxes.
 
     Parameters are per row: the original samples ``X0``, their exact box
@@ -100,159 +357,59 @@ def _greedy(X0, D0, own, target, delta, budget, model):
     number of coordinates to change.
 
     Each step scores every (coordinate, candidate value) move by the decrease
-    of ``sum_m w_m * deficit_m`` over the nearest own boxes, with
-    ``deficit_m = dist(target) + delta - dist(m)`` (all deficits at most 0 means
-    the target beats the own class) and ``w_m = max(deficit_m + 1, 0)``, so the
-    nearest own boxes weigh most. A move that enters the target interval and
-    leaves the own intervals closes the gap by two. The best move is applied
-    (several of the best, on distinct coordinates, while the target is far)
-    and all distances are updated exactly; a row stops when the prediction
-    changes, when no move improves the score, or when its budget is spent.
-    Changed coordinates are then restored one at a time where the prediction
-    stays changed.
+    of ``sum_m w_m * deficit_m`` over the nearest own boxes (see
+    :meth:`_Walk._gains`). The best move is applied (several of the best, on
+    distinct coordinates, while the target is far) and all distances are
+    updated exactly; a row stops when the prediction changes, when no move
+    improves the score, or when its budget is spent. Changed coordinates are
+    then restored one at a time where the prediction stays changed.
 
     Returns ``success``, ``X_adv`` and ``tie_count`` (changes after which some
     other class first tied or beat the own class, -1 if never).
     """
-    lower, upper, box_class, n_classes, low, high, low_inside, high_inside = model
-    n_rows, n_features = X0.shape
-    X_cur = X0.copy()
-    D = D0.astype(np.int32)
-    count = np.zeros(n_rows, dtype=np.intp)
-    success = np.zeros(n_rows, dtype=bool)
-    tie_count = np.full(n_rows, -1, dtype=np.intp)
-    history = np.full((n_rows, max(int(budget.max()), 1)), -1, dtype=np.intp)
-    changed_mask = np.zeros((n_rows, n_features), dtype=bool)
-
-    target_lower = lower[target]
-    target_upper = upper[target]
-    inside_values, inside_ok = _candidate_values(target_lower, target_upper, low, high)
-    own_box = box_class[None, :] == own[:, None]
-    n_own = min(_N_OWN_BOXES, lower.shape[0])
-    far = np.iinfo(np.int32).max // 4
-    n_cand = inside_values.shape[0] + 2
-
+    walk = _Walk(model, X0, D0, own, target, delta, budget)
     active = np.flatnonzero(budget > 0)
     while active.size:
-        rows = active
-        n_active = rows.size
-        Xr = X_cur[rows]
-        Dr = D[rows]
-        own_dist = np.where(own_box[rows], Dr, far)
-        nearest = np.argpartition(own_dist, n_own - 1, axis=1)[:, :n_own]
-        near_dist = np.take_along_axis(own_dist, nearest, axis=1)
-        target_dist = Dr[np.arange(n_active), target[rows]]
-        deficit = target_dist[:, None] + delta[rows, None] - near_dist
-        weight = np.maximum(deficit + 1, 0).astype(np.float32)[:, None, :]  # 0: padding
-        total_weight = weight.sum(axis=2)
-
-        # Score every (candidate value, coordinate) move by the decrease of
-        # sum_m w_m * deficit_m: the target's change counts for every own box,
-        # and each own box that the move leaves (enters) adds (subtracts) w_m.
-        L = lower[nearest]  # (n_active, n_own, n_features)
-        U = upper[nearest]
-        Xo = Xr[:, None, :]
-        leave = np.matmul(weight, ((Xo >= L) & (Xo <= U)).astype(np.float32))[:, 0]
-        in_target = (Xr >= target_lower[rows]) & (Xr <= target_upper[rows])
-        unchanged = ~changed_mask[rows]
-        gain = np.empty((n_cand, n_active, n_features), dtype=np.float32)
-        values = np.empty((n_cand, n_active, n_features))
-        for c in range(n_cand):
-            if c < inside_values.shape[0]:
-                v = inside_values[c, rows]
-                entered = (v[:, None, :] >= L) & (v[:, None, :] <= U)
-                allowed = inside_ok[c, rows]
-                target_up = in_target.astype(np.float32) - allowed
-            else:  # an end of the domain, whose membership in every box is tabulated
-                if c == n_cand - 2:
-                    end, inside = low, low_inside
-                else:
-                    end, inside = high, high_inside
-                v = np.broadcast_to(end, Xr.shape)
-                entered = inside[nearest]
-                target_up = in_target.astype(np.float32) - (
-                    (v >= target_lower[rows]) & (v <= target_upper[rows])
-                )
-                allowed = np.isfinite(end)
-            enter = np.matmul(weight, entered.astype(np.float32))[:, 0]
-            g = leave - enter - total_weight * target_up
-            gain[c] = np.where(allowed & unchanged & (v != Xr), g, -np.inf)
-            values[c] = v
-
-        # Best value per coordinate, then the best coordinates. Changes of distinct
-        # coordinates add up exactly, so when the target is still far (at least
-        # 2 * lower_bound changes away) several are made at once.
-        best_c = np.argmax(gain, axis=0)
-        best_gain = np.take_along_axis(gain, best_c[None], axis=0)[0]
-        max_deficit = target_dist + delta[rows] - own_dist.min(axis=1)
-        lower_bound = -(-max_deficit // 2)
-        n_take = np.clip(lower_bound // 2, 1, budget[rows] - count[rows])
-        k = int(min(n_take.max(), n_features))
-        top = np.argpartition(-best_gain, k - 1, axis=1)[:, :k] if k < n_features else (
-            np.broadcast_to(np.arange(n_features), (n_active, n_features))
-        )
-        top_gain = np.take_along_axis(best_gain, top, axis=1)
-        order = np.argsort(-top_gain, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_gain = np.take_along_axis(top_gain, order, axis=1)
-        take = (top_gain > 0) & (np.arange(k)[None, :] < n_take[:, None])
-        moved = take[:, 0]  # rows whose best move improves the score
-        for t in range(k):
-            sub = np.flatnonzero(take[:, t])
-            if not sub.size:
-                break
-            go, j = rows[sub], top[sub, t]
-            _move(X_cur, D, go, j, values[best_c[sub, j], sub, j], lower, upper)
-            history[go, count[go]] = j
-            changed_mask[go, j] = True
-            count[go] += 1
-
-        go = rows[moved]
-        won, tie = _class_state(D[go], box_class, n_classes, own[go])
-        first_tie = tie & (tie_count[go] < 0)
-        tie_count[go[first_tie]] = count[go[first_tie]]
-        success[go[won]] = True
-        active = go[~won & (count[go] < budget[go])]
-
-    # Restore changed coordinates that the success does not need, oldest first.
-    for step in range(history.shape[1]):
-        rows = np.flatnonzero(success & (count > step))
-        if not rows.size:
-            break
-        j = history[rows, step]
-        kept = X_cur[rows, j]
-        _move(X_cur, D, rows, j, X0[rows, j], lower, upper)
-        still, _ = _class_state(D[rows], box_class, n_classes, own[rows])
-        undo = ~still
-        _move(X_cur, D, rows[undo], j[undo], kept[undo], lower, upper)
-    return success, X_cur, tie_count
+        progress.tick()
+        moved = walk.step(active)
+        active = walk.record(active[moved])
+    walk.restore_unneeded()
+    return walk.success, walk.X, walk.tie_count
 
 
-def _attack_rows(X, D0, model, max_changes, n_targets):
-    """Try the ``n_targets`` nearest boxes of other labels as targets; keep the best."""
-    box_class, n_classes = model[2], model[3]
-    n_rows = X.shape[0]
-    rows_idx = np.arange(n_rows)
-    C0 = class_distances(D0, box_class, n_classes).astype(np.int64)
-    own = np.argmin(C0, axis=1)
-    own_distance = C0[rows_idx, own]
+def _target_order(D0, own, model, n_targets):
+    """Boxes of other labels to try as targets, nearest first.
 
-    D0 = D0.astype(np.int64)
-    # A target of a class after the own class must be strictly nearer; before it,
-    # a tie is enough (ties go to the first class).
-    delta_all = (box_class[None, :] > own[:, None]).astype(np.int64)
+    Returns ``order`` (n_rows, n_try), ``delta`` (n_rows, n_boxes: 1 where
+    the box's class must be strictly nearer than the own class, as ties go to
+    the first class) and ``n_other`` (boxes of other labels of each row).
+    """
+    box_class = model.box_class
+    delta = (box_class[None, :] > own[:, None]).astype(np.int64)
     need = np.where(box_class[None, :] == own[:, None], np.iinfo(np.int64).max,
-                    D0 + delta_all)
+                    D0 + delta)
     n_other = (box_class[None, :] != own[:, None]).sum(axis=1)
     n_try = int(n_other.max())
     if n_targets is not None:
         n_try = min(n_targets, n_try)
     order = np.argsort(need, axis=1, kind="stable")[:, :n_try]
+    return order, delta, n_other
+
+
+def _attack_rows(X, D0, model, max_changes, n_targets, progress):
+    """Try the ``n_targets`` nearest boxes of other labels as targets; keep the best."""
+    n_rows = X.shape[0]
+    rows_idx = np.arange(n_rows)
+    C0 = model.class_distances(D0)
+    own = np.argmin(C0, axis=1)
+    own_distance = C0[rows_idx, own]
+    D0 = D0.astype(np.int64)
+    order, delta_all, n_other = _target_order(D0, own, model, n_targets)
 
     best = np.full(n_rows, max_changes + 1, dtype=np.intp)
     X_adv = X.copy()
     best_tie = np.full(n_rows, -1, dtype=np.intp)
-    for rank in range(n_try):
+    for rank in range(order.shape[1]):
         target = order[:, rank]
         delta = delta_all[rows_idx, target]
         # Each change moves every distance by at most one (paper Thm 4.2).
@@ -263,7 +420,8 @@ def _attack_rows(X, D0, model, max_changes, n_targets):
             break
         budget = np.minimum(max_changes, best[todo] - 1)
         success, X_new, tie_count = _greedy(
-            X[todo], D0[todo], own[todo], target[todo], delta[todo], budget, model
+            X[todo], D0[todo], own[todo], target[todo], delta[todo], budget, model,
+            progress,
         )
         n_changed = np.count_nonzero(X_new != X[todo], axis=1)
         better = success & (n_changed < best[todo])
@@ -276,16 +434,133 @@ def _attack_rows(X, D0, model, max_changes, n_targets):
     return X_adv, n_changed, best_tie
 
 
+def _attack_chunks(X, model, max_changes, n_targets, progress):
+    """Attack ``X`` in chunks of rows whose greedy steps fit in ``working_memory``.
+
+    Each row's attack is independent of the others, so the chunks do not
+    change the result.
+    """
+    n_samples, n_features = X.shape
+    X_adv = X.copy()
+    n_changed = np.full(n_samples, -1, dtype=np.intp)
+    n_changed_tie = np.full(n_samples, -1, dtype=np.intp)
+    n_own = min(_N_OWN_BOXES, model.n_boxes)
+    # The largest temporaries of a greedy step, per row: the corners of the
+    # nearest own boxes (float64), booleans and float32 of the same shape, and
+    # a few integer rows of distances to all boxes.
+    row_bytes = 30 * n_own * n_features + 40 * model.n_boxes
+    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=max(n_samples, 1))
+    for rows in gen_batches(n_samples, chunk):
+        D0 = l0_distances(X[rows], model.lower, model.upper)
+        X_adv[rows], n_changed[rows], n_changed_tie[rows] = _attack_rows(
+            X[rows], D0, model, max_changes, n_targets, progress
+        )
+        progress.tick(done=rows.stop)
+    return X_adv, n_changed, n_changed_tie
+
+
+def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range):
+    """The result, with only the successes that ``estimator.predict`` confirms.
+
+    A success must also have written finite values inside ``feature_range``:
+    both hold by construction, and this is where that is checked.
+    """
+    with warnings.catch_warnings():
+        # X was validated (feature names included) and compared with
+        # feature_range by sparse_attack; X_adv is a plain array.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        warnings.filterwarnings("ignore", category=FeatureRangeWarning)
+        y_pred = estimator.predict(X)
+        y_adv = estimator.predict(X_adv)
+    changed = X_adv != X
+    written_ok = np.isfinite(X_adv) | ~changed
+    if feature_range is not None:
+        low, high = feature_range
+        written_ok &= ((X_adv >= low) & (X_adv <= high)) | ~changed
+    success = n_changed >= 0
+    unconfirmed = success & ((y_adv == y_pred) | ~written_ok.all(axis=1))
+    if unconfirmed.any():
+        X_adv[unconfirmed] = X[unconfirmed]
+        n_changed[unconfirmed] = -1
+        y_adv[unconfirmed] = y_pred[unconfirmed]
+        success &= ~unconfirmed
+    # A changed prediction is a tie or better, whenever the trajectory saw one.
+    seen = np.where(n_changed_tie < 0, n_changed, n_changed_tie)
+    tie_or_win = np.minimum(seen, n_changed)
+    n_changed_tie = np.where(success, tie_or_win, n_changed_tie)
+    return Bunch(
+        X_adv=X_adv,
+        n_changed=n_changed,
+        success=success,
+        y_pred=y_pred,
+        y_adv=y_adv,
+        n_changed_tie=n_changed_tie,
+    )
+
+
+def _validate_samples(estimator, X):
+    """``X`` as a float64 array, validated as the estimator's own predict does."""
+    check_not_masked(X)
+    # check_boxnn (check_is_fitted) has required scikit-learn tags, which
+    # validate_data reads; it also checks the features and their names.
+    X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
+    # Exact for float32 input; X_adv holds float64 box corners.
+    return X.astype(np.float64, copy=False)
+
+
+def _pandas_frame(X):
+    """Whether ``X`` is a pandas DataFrame, without importing pandas."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(X, pandas.DataFrame)
+
+
+class _Progress:
+    """Progress lines when ``verbose``: samples done and time elapsed.
+
+    :meth:`tick` is called after every greedy step and every chunk, and
+    prints at most one line every ``_PROGRESS_INTERVAL`` seconds.
+    """
+
+    def __init__(self, verbose, n_samples):
+        self.verbose = verbose
+        self.n_samples = n_samples
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def tick(self, done=None):
+        """Note ``done`` samples finished, if given; print when a line is due."""
+        if not self.verbose:
+            return
+        if done is not None:
+            self.done = done
+        now = time.perf_counter()
+        if now - self.last >= _PROGRESS_INTERVAL:
+            self.last = now
+            self._print(f"{self.done}/{self.n_samples} samples done, "
+                        f"{now - self.start:.1f} s elapsed")
+
+    def finish(self, success):
+        if self.verbose:
+            elapsed = time.perf_counter() - self.start
+            self._print(f"{self.n_samples}/{self.n_samples} samples done in "
+                        f"{elapsed:.1f} s; {int(success.sum())} attacks succeeded")
+
+    @staticmethod
+    def _print(message):
+        print(f"[sparse_attack] {message}", flush=True)
+
+
 @validate_params(
     {
         "estimator": [HasMethods(["predict"])],
         "X": ["array-like"],
         "max_changes": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_targets": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
-def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
+def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
     """Greedy l0 attack: change few coordinates of each sample to flip its prediction.
 
     For each sample, the attack takes the ``n_targets`` boxes of other labels
@@ -297,8 +572,8 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
     and a coordinate inside ``O_j`` can be moved, within ``O_j``, out of the
     own boxes' intervals. The values tried are the ends and the middle of
     ``O_j`` clipped to ``feature_range``, and the ends of ``feature_range``
-    (without one, values beyond every box corner). All distances are exact
-    and updated after every change; the attack stops as soon as the
+    (without one, finite values beyond every box corner). All distances are
+    exact and updated after every change; the attack stops as soon as the
     prediction changes, then restores the changed coordinates that are not
     needed. The fewest changes over the targets is kept.
 
@@ -312,15 +587,20 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
         ``classes_``). Its ``feature_range``, when set, is the attacker's
         domain: every changed coordinate takes a value inside it.
     X : array-like of shape (n_samples, n_features)
-        Samples to attack. Their predicted label is attacked, whether or not
-        it is correct.
+        Samples to attack, validated as ``estimator.predict`` does (at least
+        one sample, no NaN or infinity, the features and feature names seen
+        in ``fit``). Their predicted label is attacked, whether or not it is
+        correct.
     max_changes : int, default=None
-        Give up on a sample after this many changed coordinates. ``None``
-        means ``n_features``.
+        Give up on a sample after this many changed coordinates. ``None``, or
+        any value above ``n_features``, means ``n_features``.
     n_targets : int or None, default=5
         Number of target boxes tried per sample, nearest first (a target that
         cannot beat the best attack found so far is skipped). ``None`` tries
         every box of another label: slower, sometimes fewer changes.
+    verbose : int, default=0
+        When positive, print a progress line (samples done, time elapsed) at
+        least every few seconds, and a summary at the end.
 
     Returns
     -------
@@ -328,7 +608,10 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
         With attributes
 
         X_adv : ndarray of shape (n_samples, n_features), dtype float64
-            Adversarial examples; the unchanged sample where the attack failed.
+            Adversarial examples; the unchanged sample where the attack
+            failed. A pandas DataFrame with the index and columns of ``X``
+            when ``X`` is one, so that ``estimator.predict(X_adv)`` sees the
+            feature names.
         n_changed : ndarray of shape (n_samples,), dtype intp
             Number of coordinates in which ``X_adv`` differs from ``X``, or
             ``-1`` where no attack with at most ``max_changes`` changes was
@@ -345,6 +628,13 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
             the predicted class, the event that certificates count for the
             attacker; ``-1`` if never reached. At most ``n_changed`` where
             ``success``, and at least the certified radius plus one.
+
+    Warns
+    -----
+    FeatureRangeWarning
+        When ``X`` has values outside the estimator's ``feature_range``. The
+        attack still runs: unchanged coordinates keep their values, and the
+        values it writes lie inside the range.
 
     See Also
     --------
@@ -366,79 +656,22 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5):
     >>> bool(np.all(result.n_changed >= clf.certify(X[:3]) + 1))
     True
     """
-    check_is_fitted(estimator)
-    fitted = ("lower_", "upper_", "box_labels_", "classes_")
-    if not all(hasattr(estimator, attribute) for attribute in fitted):
-        raise TypeError(
-            "sparse_attack needs a fitted nearest-box classifier with lower_, "
-            "upper_, box_labels_ and classes_ (a BoxNNClassifier); got "
-            f"{type(estimator).__name__}."
-        )
-    X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
-    # Exact for float32 input; X_adv holds float64 box corners.
-    X = X.astype(np.float64, copy=False)
-    n_samples, n_features = X.shape
-    classes = np.asarray(estimator.classes_)
-    if classes.size < 2:
-        raise ValueError("The estimator must have at least two classes to be attacked.")
-    lower = np.asarray(estimator.lower_, dtype=np.float64)
-    upper = np.asarray(estimator.upper_, dtype=np.float64)
-    box_class = np.searchsorted(classes, estimator.box_labels_)
-    feature_range = getattr(estimator, "feature_range", None)
-    if feature_range is not None:
-        try:
-            low, high = (float(v) for v in feature_range)
-        except (TypeError, ValueError):
-            low = high = np.nan
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise ValueError(
-                "The estimator's feature_range must be None or a tuple (min, max) of "
-                f"finite numbers with min < max, got {feature_range!r}."
-            )
-        feature_range = (low, high)
+    check_boxnn(estimator, what="sparse_attack")
+    feature_range = check_feature_range(getattr(estimator, "feature_range", None))
+    X_in, X = X, _validate_samples(estimator, X)
+    # stacklevel: this function, then validate_params' wrapper, then the caller.
+    warn_outside_feature_range(X, feature_range, what="sparse_attack", stacklevel=4)
+    model = _AttackModel.from_estimator(estimator, X, feature_range)
+    n_features = X.shape[1]
     max_changes = n_features if max_changes is None else min(max_changes, n_features)
-
-    low, high = _escape_values(lower, upper, X, feature_range)
-    low_inside = (low >= lower) & (low <= upper)  # (n_boxes, n_features)
-    high_inside = (high >= lower) & (high <= upper)
-    model = (lower, upper, box_class, classes.size, low, high, low_inside, high_inside)
-    X_adv = X.copy()
-    n_changed = np.full(n_samples, -1, dtype=np.intp)
-    n_changed_tie = np.full(n_samples, -1, dtype=np.intp)
-    n_own = min(_N_OWN_BOXES, lower.shape[0])
-    # The largest temporaries of a greedy step, per row: the corners of the
-    # nearest own boxes (float64), booleans and float32 of the same shape, and
-    # a few integer rows of distances to all boxes.
-    row_bytes = 30 * n_own * n_features + 40 * lower.shape[0]
-    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=max(n_samples, 1))
-    for rows in gen_batches(n_samples, chunk):
-        D0 = l0_distances(X[rows], lower, upper)
-        X_adv[rows], n_changed[rows], n_changed_tie[rows] = _attack_rows(
-            X[rows], D0, model, max_changes, n_targets
-        )
-
-    with warnings.catch_warnings():
-        # X was validated above (feature names included); X_adv is a plain array.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        y_pred = estimator.predict(X)
-        y_adv = estimator.predict(X_adv)
-    success = n_changed >= 0
-    # Defensive: report only what the estimator itself confirms.
-    unconfirmed = success & (y_adv == y_pred)
-    if unconfirmed.any():
-        X_adv[unconfirmed] = X[unconfirmed]
-        n_changed[unconfirmed] = -1
-        y_adv[unconfirmed] = y_pred[unconfirmed]
-        success &= ~unconfirmed
-    # A changed prediction is a tie or better, whenever the trajectory saw one.
-    seen = np.where(n_changed_tie < 0, n_changed, n_changed_tie)
-    tie_or_win = np.minimum(seen, n_changed)
-    n_changed_tie = np.where(success, tie_or_win, n_changed_tie)
-    return Bunch(
-        X_adv=X_adv,
-        n_changed=n_changed,
-        success=success,
-        y_pred=y_pred,
-        y_adv=y_adv,
-        n_changed_tie=n_changed_tie,
+    progress = _Progress(verbose, X.shape[0])
+    X_adv, n_changed, n_changed_tie = _attack_chunks(
+        X, model, max_changes, n_targets, progress
     )
+    result = _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range)
+    progress.finish(result.success)
+    if _pandas_frame(X_in):
+        result.X_adv = sys.modules["pandas"].DataFrame(
+            result.X_adv, index=X_in.index, columns=X_in.columns
+        )
+    return result

@@ -1,16 +1,21 @@
 """sparse_attack: real adversarial examples, bounded below by the certificate."""
 
+import hashlib
 import itertools
+import re
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn import config_context
+from sklearn.datasets import load_digits
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_boxnn import BoxNNClassifier
+from sklearn_boxnn import BoxNNClassifier, FeatureRangeWarning
 from sklearn_boxnn._attack import sparse_attack
 
 
@@ -240,6 +245,9 @@ def test_attack_wrong_number_of_features(fitted):
     "kwargs, match",
     [
         ({"max_changes": 0}, "The 'max_changes' parameter of sparse_attack must be"),
+        ({"max_changes": -3}, "The 'max_changes' parameter of sparse_attack must be"),
+        ({"max_changes": 2.0}, "The 'max_changes' parameter of sparse_attack must be"),
+        ({"verbose": -1}, "The 'verbose' parameter of sparse_attack must be"),
         ({"n_targets": 0}, "The 'n_targets' parameter of sparse_attack must be"),
         ({"n_targets": 1.5}, "The 'n_targets' parameter of sparse_attack must be"),
     ],
@@ -251,7 +259,7 @@ def test_invalid_parameters(fitted, kwargs, match):
 
 def test_estimator_without_boxes():
     clf = DummyClassifier().fit([[0.0], [1.0]], [0, 1])
-    match = "needs a fitted nearest-box classifier.*got DummyClassifier"
+    match = "sparse_attack needs a fitted nearest-box classifier.*DummyClassifier lacks"
     with pytest.raises(TypeError, match=match):
         sparse_attack(clf, [[0.5]])
 
@@ -260,7 +268,7 @@ def test_one_class_and_bad_feature_range():
     with pytest.raises(ValueError, match="at least two classes to be attacked"):
         sparse_attack(make_model([[0.0]], [[1.0]], [3]), [[0.5]])
     clf = make_model([[0.0], [2.0]], [[1.0], [3.0]], [0, 1], feature_range=(1.0, 0.0))
-    match = r"feature_range must be None or a tuple \(min, max\)"
+    match = r"feature_range must be None or a pair \(min, max\).*\(min >= max\)"
     with pytest.raises(ValueError, match=match):
         sparse_attack(clf, [[0.5]])
 
@@ -271,8 +279,212 @@ def test_estimator_without_predict():
         sparse_attack(object(), [[0.0]])
 
 
-def test_nan_rejected(fitted):
+@pytest.mark.parametrize(
+    "value, match",
+    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")],
+)
+def test_nan_and_infinity_rejected(fitted, value, match):
     X = np.zeros((1, 64))
-    X[0, 3] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN"):
+    X[0, 3] = value
+    with pytest.raises(ValueError, match=match):
+        sparse_attack(fitted, X)
+
+
+@pytest.fixture(scope="module")
+def quantile_boxes():
+    """Boxes from pixel quantiles of the raw digits (0..16), and 30 other digits.
+
+    No training, so the boxes stay the same whatever the training code does;
+    the quantiles are data values, exact on every platform.
+    """
+    X, y = load_digits(return_X_y=True)
+    lower, upper, labels = [], [], []
+    for c in range(10):
+        for part in np.array_split(X[:1500][y[:1500] == c], 3):
+            lower.append(np.quantile(part, 0.1, axis=0, method="lower"))
+            upper.append(np.quantile(part, 0.9, axis=0, method="higher"))
+            labels.append(c)
+    return lower, upper, labels, X[1500:1530].astype(np.int64)
+
+
+# Recorded with the attack before it was split into _AttackModel and _Walk
+# (the same for feature_range=(0, 16) and None: no value written here depends
+# on it): n_changed, n_changed_tie and the SHA-256 of X_adv's bytes. Update
+# only when the attack's choices change on purpose.
+_RECORDED = {
+    "default": (
+        [4, 4, 5, 5, 2, 3, 2, 3, 3, 4, 5, 1, 5, 2, 3,
+         5, 3, 3, 2, 4, 2, 3, 2, 3, 1, 6, 4, 4, 4, 1],
+        [3, 4, 5, 5, 1, 2, 2, 3, 2, 3, 5, 1, 5, 2, 3,
+         5, 3, 2, 1, 4, 2, 3, 2, 3, 1, 6, 4, 4, 4, 1],
+        "4aec69d0cf4a22b9d70138d99d872a4a0e2b0902687e724114d9ac631f4163af",
+    ),
+    "capped": (
+        [-1, -1, -1, -1, 2, 3, 2, 3, 3, -1, -1, 1, -1, 2, 3,
+         -1, 3, 3, 2, -1, 2, 3, 2, 3, 1, -1, -1, -1, -1, 1],
+        [-1, -1, -1, -1, 1, 2, 2, 3, 2, -1, -1, 1, -1, 2, 3,
+         -1, 3, 2, 1, -1, 2, 3, 2, 3, 1, -1, -1, -1, -1, 1],
+        "711bee22bab8d31c450f24d0e85d4dd2f63cd620d53e910fd545ac52b026261c",
+    ),
+}
+
+
+@pytest.mark.parametrize("feature_range", [(0, 16), None])
+@pytest.mark.parametrize(
+    "name, kwargs", [("default", {}), ("capped", {"max_changes": 3, "n_targets": None})]
+)
+def test_results_match_the_recorded_attack(quantile_boxes, feature_range, name, kwargs):
+    lower, upper, labels, X = quantile_boxes  # integer samples
+    clf = make_model(lower, upper, labels, feature_range)
+    X_before = X.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # data inside feature_range: no warning
+        result = sparse_attack(clf, X, **kwargs)
+    np.testing.assert_array_equal(X, X_before)  # the input is left alone
+    n_changed, n_changed_tie, digest = _RECORDED[name]
+    np.testing.assert_array_equal(result.n_changed, n_changed)
+    np.testing.assert_array_equal(result.n_changed_tie, n_changed_tie)
+    assert result.X_adv.dtype == np.float64
+    assert hashlib.sha256(result.X_adv.tobytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int64, np.float32])
+def test_integer_and_float32_input(quantile_boxes, dtype):
+    lower, upper, labels, X = quantile_boxes
+    clf = make_model(lower, upper, labels, (0, 16))
+    expected = sparse_attack(clf, X[:10].astype(np.float64))
+    result = sparse_attack(clf, X[:10].astype(dtype))
+    assert result.X_adv.dtype == np.float64
+    for key, value in expected.items():
+        np.testing.assert_array_equal(result[key], value)
+
+
+def test_chunks_do_not_change_the_result(quantile_boxes):
+    lower, upper, labels, X = quantile_boxes
+    clf = make_model(lower, upper, labels, (0, 16))
+    whole = sparse_attack(clf, X)
+    # About 3 rows per chunk with 30 boxes and 64 features.
+    with config_context(working_memory=0.1):
+        chunked = sparse_attack(clf, X)
+    for key, value in whole.items():
+        np.testing.assert_array_equal(chunked[key], value)
+
+
+def test_max_changes_above_n_features(quantile_boxes):
+    lower, upper, labels, X = quantile_boxes
+    clf = make_model(lower, upper, labels, (0, 16))
+    default = sparse_attack(clf, X[:10])
+    for max_changes in (64, 1000):
+        result = sparse_attack(clf, X[:10], max_changes=max_changes)
+        for key, value in default.items():
+            np.testing.assert_array_equal(result[key], value)
+
+
+def test_outside_feature_range_warns_and_still_attacks():
+    # Class 0's box holds x1 in [0, 0.5], class 1's x1 in [0.75, 1]; both x0 in [0, 1].
+    lower, upper = [[0.0, 0.0], [0.0, 0.75]], [[1.0, 0.5], [1.0, 1.0]]
+    clf = make_model(lower, upper, [0, 1], feature_range=(0, 1))
+    X = np.array([[1.5, 0.25], [0.5, 0.25]])
+    match = (
+        r"1 of 2 samples passed to sparse_attack have values outside "
+        r"feature_range=\(0, 1\)"
+    )
+    with pytest.warns(FeatureRangeWarning, match=match) as record:
+        result = sparse_attack(clf, X)
+    # Once, pointing at the caller; not again for the checks with predict.
+    assert len(record) == 1 and record[0].filename == __file__
+    np.testing.assert_array_equal(result.n_changed, [1, 1])
+    np.testing.assert_array_equal(result.y_adv, [1, 1])
+    # The coordinate outside the range keeps its value; the written one is inside.
+    np.testing.assert_array_equal(result.X_adv[:, 0], X[:, 0])
+    assert np.all((result.X_adv[:, 1] >= 0.75) & (result.X_adv[:, 1] <= 1))
+
+
+def test_dataframe_keeps_feature_names():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.uniform(0.0, 0.4, (20, 4)), rng.uniform(0.6, 1.0, (20, 4))])
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"], index=np.arange(100, 140))
+    clf = BoxNNClassifier(n_boxes=4, max_epochs=1, feature_range=(0, 1), random_state=0)
+    clf.fit(df, np.repeat([0, 1], 20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning, from either call
+        result = sparse_attack(clf, df.iloc[:5])
+        y_adv = clf.predict(result.X_adv)
+    assert isinstance(result.X_adv, pd.DataFrame)
+    assert list(result.X_adv.columns) == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(result.X_adv.index, df.index[:5])
+    assert result.success.all()
+    np.testing.assert_array_equal(y_adv, result.y_adv)
+    # A plain array result for plain array input, warned about as predict does.
+    match = "X does not have valid feature names"
+    with pytest.warns(UserWarning, match=match) as record:
+        assert isinstance(sparse_attack(clf, X[:5]).X_adv, np.ndarray)
+    assert len(record) == 1
+    # The feature names are checked as predict checks them.
+    with pytest.raises(ValueError, match="The feature names should match"):
+        sparse_attack(clf, df.iloc[:5].rename(columns={"a": "z"}))
+
+
+class _StubbornClassifier(BoxNNClassifier):
+    """Predicts the first class whatever the input, unlike its boxes."""
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_only_successes_that_predict_confirms():
+    clf = _StubbornClassifier()
+    clf.lower_, clf.upper_ = np.array([[0.0], [2.0]]), np.array([[1.0], [3.0]])
+    clf.box_labels_ = clf.classes_ = np.array([0, 1])
+    clf.n_features_in_ = 1
+    X = np.array([[0.5], [0.7]])
+    result = sparse_attack(clf, X)  # the boxes are beaten with one change each
+    assert not result.success.any()
+    np.testing.assert_array_equal(result.n_changed, [-1, -1])
+    np.testing.assert_array_equal(result.X_adv, X)
+    np.testing.assert_array_equal(result.y_adv, result.y_pred)
+
+
+def test_no_infinite_value_near_the_float_maximum():
+    # Without a feature_range the values beyond the corners overflow to
+    # infinity here; they must never be written, and never warn.
+    big = np.finfo(np.float64).max
+    clf = make_model([[-np.inf, 0.0], [big, 0.0]], [[1.0, 1.0], [np.inf, 1.0]], [0, 1])
+    X = np.array([[0.5, 0.5], [-big, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sparse_attack(clf, X)
+    np.testing.assert_array_equal(result.n_changed, [1, 1])
+    np.testing.assert_array_equal(result.X_adv[:, 0], [big, big])
+    # Class 1 wins only with x0 outside [-big, big]: no finite value does it.
+    clf = make_model([[-big, 0.0], [-np.inf, 0.0]], [[big, 1.0], [np.inf, 1.0]], [0, 1])
+    X = np.array([[0.0, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sparse_attack(clf, X)
+    assert result.n_changed[0] == -1
+    np.testing.assert_array_equal(result.X_adv, X)
+
+
+def test_verbose_prints_progress(capsys):
+    clf = make_model([[0.0], [2.0]], [[1.0], [3.0]], [0, 1])
+    sparse_attack(clf, [[0.5], [2.5]])
+    assert capsys.readouterr().out == ""
+    sparse_attack(clf, [[0.5], [2.5]], verbose=1)
+    out = capsys.readouterr().out
+    pattern = r"\[sparse_attack\] 2/2 samples done in \d+\.\d s; 2 attacks succeeded"
+    assert re.search(pattern, out)
+
+
+def test_empty_input(fitted):
+    match = r"Found array with 0 sample\(s\) \(shape=\(0, 64\)\).*minimum of 1"
+    with pytest.raises(ValueError, match=match):
+        sparse_attack(fitted, np.zeros((0, 64)))
+
+
+def test_masked_array_rejected(fitted):
+    X = np.ma.masked_array(np.zeros((2, 64)), mask=False)
+    X[0, 5] = np.ma.masked
+    with pytest.raises(ValueError, match="X is a masked array with 1 masked entries"):
         sparse_attack(fitted, X)
