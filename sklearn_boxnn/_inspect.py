@@ -11,6 +11,8 @@ of scikit-learn's ``*Display`` classes:
 - :class:`AdversarialExampleDisplay`: an adversarial example beside the
   original, with the changed pixels marked.
 
+The steps they share (input checks, the grid of panels, drawing an image) are
+in :mod:`sklearn_boxnn._image_display`; this module holds what each one shows.
 matplotlib is imported only inside ``plot``, so the package works without it.
 """
 
@@ -18,168 +20,28 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils._optional_dependencies import check_matplotlib_support
-from sklearn.utils.validation import check_is_fitted
 
 from ._distances import l0_distances
-from ._metrics import _certify_estimator
+from ._image_display import (
+    _ImageDisplay,
+    _check_display_range,
+    _check_image_shape,
+    _estimator_domain,
+    _imshow_kw,
+    _mark_pixels,
+    _predict_and_certify,
+    _range_already_checked,
+    _scaled_gray,
+)
 
 __all__ = ["AdversarialExampleDisplay", "BoxImagesDisplay", "NearestBoxDisplay"]
 
-# Inches per image panel; 8x8 digits and 28x28 MNIST both read well at this size.
-_PANEL_INCHES = 1.25
+# Panel width of the rows of three panels with two-line titles of
+# NearestBoxDisplay and AdversarialExampleDisplay.
+_WIDE_PANEL_INCHES = 1.6
 
 
-def _check_image_shape(image_shape, n_features):
-    """Validate ``image_shape`` against the number of features; return a tuple."""
-    if isinstance(image_shape, numbers.Integral):
-        image_shape = (image_shape,)
-    try:
-        image_shape = tuple(int(v) for v in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"image_shape must be a tuple of positive ints such as (28, 28), got "
-            f"{image_shape!r}."
-        ) from None
-    if len(image_shape) != 2 or min(image_shape) < 1:
-        raise ValueError(
-            f"image_shape must be (height, width) with positive sizes, got "
-            f"{image_shape!r}."
-        )
-    if int(np.prod(image_shape)) != n_features:
-        raise ValueError(
-            f"image_shape={image_shape} holds {int(np.prod(image_shape))} pixels but "
-            f"the data has {n_features} features; pass the shape the features were "
-            "flattened from, e.g. (8, 8) for the digits or (28, 28) for MNIST."
-        )
-    return image_shape
-
-
-def _check_feature_range(feature_range, estimator, *arrays):
-    """The (min, max) used for colour scales and to decide which pixels are free.
-
-    ``'auto'``: the estimator's ``feature_range``; when that is ``None`` too,
-    the smallest and largest value in ``arrays``.
-    """
-    if isinstance(feature_range, str) and feature_range == "auto":
-        feature_range = getattr(estimator, "feature_range", None)
-        if feature_range is None:
-            values = [np.asarray(a, dtype=np.float64) for a in arrays if a is not None]
-            low = min(float(np.min(v)) for v in values)
-            high = max(float(np.max(v)) for v in values)
-            return low, (high if high > low else low + 1.0)
-    try:
-        low, high = (float(v) for v in feature_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "feature_range must be 'auto' or a tuple (min, max), got "
-            f"{feature_range!r}."
-        ) from None
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(
-            f"feature_range must hold finite numbers with min < max, got "
-            f"{feature_range!r}."
-        )
-    return low, high
-
-
-def _check_boxnn(estimator):
-    """Fitted estimator with ``lower_``, ``upper_``, ``box_labels_``, ``classes_``."""
-    check_is_fitted(estimator)
-    missing = [
-        name
-        for name in ("lower_", "upper_", "box_labels_", "classes_")
-        if not hasattr(estimator, name)
-    ]
-    if missing:
-        raise TypeError(
-            f"{type(estimator).__name__} lacks the fitted attributes {missing}; pass a "
-            "fitted BoxNNClassifier (for a Pipeline, its last step and the data as "
-            "that step sees it)."
-        )
-    return estimator
-
-
-def _axes_grid(ax, n_rows, n_cols, owner, panel_width=_PANEL_INCHES):
-    """Return ``(figure, axes, bounding_ax)`` for a grid of image panels.
-
-    ``ax`` is None (a new figure sized for the grid), one Axes (its area is
-    split into the grid, as in scikit-learn's ``PartialDependenceDisplay``) or
-    an array of ``n_rows * n_cols`` Axes.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.gridspec import GridSpecFromSubplotSpec
-
-    if ax is None:
-        fig, axes = plt.subplots(
-            n_rows,
-            n_cols,
-            figsize=(panel_width * n_cols, _PANEL_INCHES * n_rows + 0.3),
-            squeeze=False,
-            layout="constrained",
-        )
-        return fig, axes, None
-    if isinstance(ax, plt.Axes):
-        if not ax.axison:
-            raise ValueError(
-                f"The ax was already used by another plot; pass ax={owner}.axes_ "
-                "to draw on the same panels again."
-            )
-        ax.set_axis_off()
-        fig = ax.figure
-        grid = GridSpecFromSubplotSpec(
-            n_rows, n_cols, subplot_spec=ax.get_subplotspec()
-        )
-        axes = np.empty((n_rows, n_cols), dtype=object)
-        for i in range(n_rows):
-            for j in range(n_cols):
-                axes[i, j] = fig.add_subplot(grid[i, j])
-        return fig, axes, ax
-    axes = np.asarray(ax, dtype=object)
-    if axes.size != n_rows * n_cols:
-        raise ValueError(
-            f"ax must be None, one Axes or {n_rows * n_cols} Axes ({n_rows} rows of "
-            f"{n_cols}), got {axes.size}."
-        )
-    axes = axes.reshape(n_rows, n_cols)
-    return axes[0, 0].figure, axes, None
-
-
-def _show(ax, image, image_shape, **imshow_kw):
-    """Draw one flattened image without ticks; return the AxesImage."""
-    im = ax.imshow(np.asarray(image).reshape(image_shape), **imshow_kw)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return im
-
-
-def _mark_pixels(ax, mask, image_shape, color):
-    """Outline the pixels where ``mask`` is true; return the PatchCollection."""
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import Rectangle
-
-    mask = np.asarray(mask, dtype=bool).reshape(image_shape)
-    rows, cols = np.nonzero(mask)
-    # Thinner outlines for larger images, so that neighbours stay apart.
-    linewidth = float(np.clip(16.0 / max(mask.shape), 0.6, 2.0))
-    patches = [Rectangle((c - 0.5, r - 0.5), 1.0, 1.0) for r, c in zip(rows, cols)]
-    collection = PatchCollection(
-        patches, facecolor="none", edgecolor=color, linewidth=linewidth
-    )
-    ax.add_collection(collection)
-    return collection
-
-
-def _scaled_gray(values, feature_range, cmap):
-    """RGB image of ``values`` through ``cmap`` scaled to ``feature_range``."""
-    import matplotlib
-
-    low, high = feature_range
-    scaled = np.clip((np.asarray(values, dtype=np.float64) - low) / (high - low), 0, 1)
-    return matplotlib.colormaps[cmap](scaled)[..., :3]
-
-
-class BoxImagesDisplay:
+class BoxImagesDisplay(_ImageDisplay):
     """Boxes of a Box-NN model drawn as images, grouped by class.
 
     Each box takes three panels: its lower bound image, its upper bound image,
@@ -225,8 +87,7 @@ class BoxImagesDisplay:
     --------
     >>> import matplotlib.pyplot as plt
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_boxnn import BoxNNClassifier
-    >>> from sklearn_boxnn._inspect import BoxImagesDisplay
+    >>> from sklearn_boxnn import BoxImagesDisplay, BoxNNClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = BoxNNClassifier(n_boxes=30, max_epochs=2, feature_range=(0, 1),
     ...                       random_state=0).fit(X / 16, y)
@@ -248,12 +109,11 @@ class BoxImagesDisplay:
         feature_range,
         counts=None,
     ):
+        super().__init__(image_shape=image_shape, feature_range=feature_range)
         self.lower = lower
         self.upper = upper
         self.box_labels = box_labels
         self.box_indices = box_indices
-        self.image_shape = image_shape
-        self.feature_range = feature_range
         self.counts = counts
 
     @classmethod
@@ -305,67 +165,29 @@ class BoxImagesDisplay:
         -------
         display : BoxImagesDisplay
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimator = _check_boxnn(estimator)
+        estimator = cls._check_estimator(estimator)
         lower, upper = np.asarray(estimator.lower_), np.asarray(estimator.upper_)
         labels = np.asarray(estimator.box_labels_)
         image_shape = _check_image_shape(image_shape, lower.shape[1])
-
         counts = None
         if X is not None:
-            X = check_array(X, dtype=[np.float64, np.float32])
-            if X.shape[1] != lower.shape[1]:
-                raise ValueError(
-                    f"X has {X.shape[1]} features but the boxes have {lower.shape[1]}."
-                )
+            X = cls._check_samples(estimator, X)
             nearest = np.argmin(l0_distances(X, lower, upper), axis=1)
             counts = np.bincount(nearest, minlength=lower.shape[0])
-
         if box_indices is not None:
-            chosen = np.asarray(box_indices)
-            if chosen.ndim != 1 or chosen.size == 0 or chosen.dtype.kind not in "iu":
-                raise ValueError(
-                    "box_indices must be a non-empty 1D sequence of box indices, got "
-                    f"{box_indices!r}."
-                )
-            if chosen.min() < -lower.shape[0] or chosen.max() >= lower.shape[0]:
-                raise ValueError(
-                    f"box_indices must lie in [0, {lower.shape[0]}): the model has "
-                    f"{lower.shape[0]} boxes."
-                )
-            chosen = chosen % lower.shape[0]
+            chosen = _check_box_indices(box_indices, lower.shape[0])
         else:
-            n_per_class = n_boxes_per_class
-            if not (isinstance(n_per_class, numbers.Integral) and n_per_class >= 1):
-                raise ValueError(
-                    "n_boxes_per_class must be a positive int, got "
-                    f"{n_boxes_per_class!r}."
-                )
-            shown = estimator.classes_ if classes is None else np.asarray(classes)
-            shown_classes = np.ravel(shown).tolist()
-            unknown = [c for c in shown_classes if c not in estimator.classes_]
-            if unknown or not shown_classes:
-                raise ValueError(
-                    f"classes must be a non-empty subset of estimator.classes_ "
-                    f"{estimator.classes_.tolist()}, got unknown {unknown}."
-                )
-            chosen = []
-            for k in shown_classes:
-                members = np.flatnonzero(labels == k)
-                if counts is not None:
-                    # Most used first; the stable sort keeps model order on ties.
-                    members = members[np.argsort(-counts[members], kind="stable")]
-                chosen.extend(members[:n_boxes_per_class])
-            chosen = np.asarray(chosen, dtype=np.intp)
-
-        feature_range = _check_feature_range(feature_range, estimator, lower, upper)
+            chosen = _most_used_boxes(estimator, counts, classes, n_boxes_per_class)
+        display_range = _check_display_range(
+            feature_range, _estimator_domain(estimator), lower, upper
+        )
         display = cls(
             lower=lower[chosen],
             upper=upper[chosen],
             box_labels=labels[chosen],
             box_indices=chosen,
             image_shape=image_shape,
-            feature_range=feature_range,
+            feature_range=display_range,
             counts=None if counts is None else counts[chosen],
         )
         return display.plot(ax=ax, cmap=cmap, free_color=free_color)
@@ -389,67 +211,116 @@ class BoxImagesDisplay:
         display : BoxImagesDisplay
             Object that stores the computed values.
         """
-        check_matplotlib_support(f"{type(self).__name__}.plot")
-        from matplotlib.colors import to_rgb
-
         lower = np.asarray(self.lower, dtype=np.float64)
         upper = np.asarray(self.upper, dtype=np.float64)
-        labels = np.asarray(self.box_labels)
-        image_shape = _check_image_shape(self.image_shape, lower.shape[1])
-        low, high = self.feature_range
+        image_shape, display_range = self._check_plot(lower.shape[1], lower, upper)
+        from matplotlib.colors import to_rgb  # after _check_plot checked it is there
 
-        # One row per class, in order of first appearance.
-        row_labels, first = [], {}
-        for label in labels.tolist():
-            if label not in first:
-                first[label] = len(row_labels)
-                row_labels.append(label)
-        slots = [[] for _ in row_labels]
-        for i, label in enumerate(labels.tolist()):
-            slots[first[label]].append(i)
-        n_rows, n_per_row = len(row_labels), max(len(s) for s in slots)
-
-        fig, axes, self.bounding_ax_ = _axes_grid(
-            ax, n_rows, 3 * n_per_row, type(self).__name__
-        )
-        self.figure_, self.axes_ = fig, axes
-        self.images_ = np.full(axes.shape, None, dtype=object)
-        imshow_kw = dict(cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        row_labels, rows = _group_by_label(self.box_labels)
+        n_per_row = max(len(row) for row in rows)
+        axes = self._make_panels(ax, len(rows), 3 * n_per_row)
+        imshow_kw = _imshow_kw(cmap, display_range)
         free_rgb = np.asarray(to_rgb(free_color))
-        for r, row in enumerate(slots):
+        for r, row in enumerate(rows):
             for j in range(n_per_row):
-                panels = axes[r, 3 * j : 3 * j + 3]
+                c = 3 * j
                 if j >= len(row):
-                    for panel in panels:
+                    for panel in axes[r, c : c + 3]:
                         panel.set_axis_off()
                     continue
-                i = row[j]
-                free = (lower[i] <= low) & (upper[i] >= high)
-                width = low + np.clip(upper[i] - lower[i], 0, None)
-                picture = _scaled_gray(width, (low, high), cmap)
-                picture[free] = free_rgb
-                self.images_[r, 3 * j] = _show(
-                    panels[0], lower[i], image_shape, **imshow_kw
+                box = row[j]
+                free, picture = _interval_picture(
+                    lower[box], upper[box], display_range, cmap, free_rgb
                 )
-                self.images_[r, 3 * j + 1] = _show(
-                    panels[1], upper[i], image_shape, **imshow_kw
-                )
-                self.images_[r, 3 * j + 2] = _show(
-                    panels[2], picture, image_shape + (3,), interpolation="nearest"
+                self._draw((r, c), lower[box], image_shape, **imshow_kw)
+                self._draw((r, c + 1), upper[box], image_shape, **imshow_kw)
+                self._draw(
+                    (r, c + 2), picture, image_shape + (3,), interpolation="nearest"
                 )
                 used = ""
                 if self.counts is not None:
-                    used = f" ({int(self.counts[i])} nearest)"
-                panels[0].set_title("\nlower", fontsize=8)
-                panels[1].set_title(
-                    f"box {self.box_indices[i]}{used}\nupper", fontsize=8
+                    used = f" ({int(self.counts[box])} nearest)"
+                axes[r, c].set_title("\nlower", fontsize=8)
+                axes[r, c + 1].set_title(
+                    f"box {self.box_indices[box]}{used}\nupper", fontsize=8
                 )
-                panels[2].set_title(f"\nfree: {int(free.sum())}", fontsize=8)
+                axes[r, c + 2].set_title(f"\nfree: {int(free.sum())}", fontsize=8)
             axes[r, 0].set_ylabel(f"class {row_labels[r]}", fontsize=9)
         return self
 
 
-class NearestBoxDisplay:
+def _interval_picture(lower, upper, display_range, cmap, free_rgb):
+    """The free pixels of a box, and an RGB picture of its interval widths.
+
+    A pixel is free when its interval covers the whole display range; the
+    picture shows each width through ``cmap`` and the free pixels in
+    ``free_rgb``.
+    """
+    low, high = display_range
+    free = (lower <= low) & (upper >= high)
+    width = low + np.clip(upper - lower, 0, None)
+    picture = _scaled_gray(width, display_range, cmap)
+    picture[free] = free_rgb
+    return free, picture
+
+
+def _check_box_indices(box_indices, n_boxes):
+    """Validate ``box_indices`` of a model with ``n_boxes`` boxes; negatives wrap."""
+    chosen = np.asarray(box_indices)
+    if chosen.ndim != 1 or chosen.size == 0 or chosen.dtype.kind not in "iu":
+        raise ValueError(
+            "box_indices must be a non-empty 1D sequence of box indices, got "
+            f"{box_indices!r}."
+        )
+    if chosen.min() < -n_boxes or chosen.max() >= n_boxes:
+        raise ValueError(
+            f"box_indices must lie in [0, {n_boxes}): the model has {n_boxes} boxes."
+        )
+    return chosen % n_boxes
+
+
+def _most_used_boxes(estimator, counts, classes, n_boxes_per_class):
+    """Indices of the first ``n_boxes_per_class`` boxes of each class shown.
+
+    With ``counts`` (how many samples each box is nearest to), the most used
+    boxes come first; without, the model order is kept.
+    """
+    if not (isinstance(n_boxes_per_class, numbers.Integral) and n_boxes_per_class >= 1):
+        raise ValueError(
+            f"n_boxes_per_class must be a positive int, got {n_boxes_per_class!r}."
+        )
+    shown = estimator.classes_ if classes is None else np.asarray(classes)
+    shown_classes = np.ravel(shown).tolist()
+    unknown = [c for c in shown_classes if c not in estimator.classes_]
+    if unknown or not shown_classes:
+        raise ValueError(
+            f"classes must be a non-empty subset of estimator.classes_ "
+            f"{estimator.classes_.tolist()}, got unknown {unknown}."
+        )
+    labels = np.asarray(estimator.box_labels_)
+    chosen = []
+    for k in shown_classes:
+        members = np.flatnonzero(labels == k)
+        if counts is not None:
+            # Most used first; the stable sort keeps model order on ties.
+            members = members[np.argsort(-counts[members], kind="stable")]
+        chosen.extend(members[:n_boxes_per_class])
+    return np.asarray(chosen, dtype=np.intp)
+
+
+def _group_by_label(box_labels):
+    """The labels in order of first appearance, and the positions of each."""
+    row_labels, rows, row_of = [], [], {}
+    for i, label in enumerate(np.asarray(box_labels).tolist()):
+        if label not in row_of:
+            row_of[label] = len(row_labels)
+            row_labels.append(label)
+            rows.append([])
+        rows[row_of[label]].append(i)
+    return row_labels, rows
+
+
+class NearestBoxDisplay(_ImageDisplay):
     """Samples beside their nearest box of their own class and of another class.
 
     One row per sample: the sample; the sample moved into its nearest box of
@@ -501,8 +372,7 @@ class NearestBoxDisplay:
     --------
     >>> import matplotlib.pyplot as plt
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_boxnn import BoxNNClassifier
-    >>> from sklearn_boxnn._inspect import NearestBoxDisplay
+    >>> from sklearn_boxnn import BoxNNClassifier, NearestBoxDisplay
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = BoxNNClassifier(n_boxes=30, max_epochs=2, feature_range=(0, 1),
     ...                       random_state=0).fit(X / 16, y)
@@ -527,13 +397,12 @@ class NearestBoxDisplay:
         y_pred=None,
         radius=None,
     ):
+        super().__init__(image_shape=image_shape, feature_range=feature_range)
         self.X = X
         self.lower = lower
         self.upper = upper
         self.box_indices = box_indices
         self.box_labels = box_labels
-        self.image_shape = image_shape
-        self.feature_range = feature_range
         self.y_true = y_true
         self.y_pred = y_pred
         self.radius = radius
@@ -586,43 +455,28 @@ class NearestBoxDisplay:
         -------
         display : NearestBoxDisplay
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimator = _check_boxnn(estimator)
+        estimator = cls._check_estimator(estimator)
+        X_checked = cls._check_samples(estimator, X)
         lower, upper = np.asarray(estimator.lower_), np.asarray(estimator.upper_)
         labels = np.asarray(estimator.box_labels_)
-        X = check_array(X, dtype=[np.float64, np.float32])
         image_shape = _check_image_shape(image_shape, lower.shape[1])
-        y_pred = estimator.predict(X)
-        radius = _certify_estimator(estimator, X, method)
+        # The estimator gets X as given, so that it checks DataFrame column
+        # names itself instead of warning that the array has none.
+        y_pred, radius = _predict_and_certify(estimator, X, method)
         if y is None:
             own = y_pred
         else:
-            own = np.asarray(y)
-            if own.shape != (X.shape[0],):
-                raise ValueError(
-                    f"y must have shape ({X.shape[0]},) to match X, got {own.shape}."
-                )
-            unknown = sorted({v for v in own.tolist() if v not in estimator.classes_})
-            if unknown:
-                raise ValueError(
-                    f"y holds labels {unknown} that are not in estimator.classes_ "
-                    f"{estimator.classes_.tolist()}."
-                )
-
-        D = l0_distances(X, lower, upper).astype(np.int64)
-        big = np.iinfo(np.int64).max
-        own_box = np.argmin(np.where(labels[None, :] == own[:, None], D, big), axis=1)
-        other_box = np.argmin(np.where(labels[None, :] != own[:, None], D, big), axis=1)
-        boxes = np.stack([own_box, other_box], axis=1)
+            own = _check_true_labels(y, estimator.classes_, X_checked.shape[0])
+        boxes = _nearest_own_and_other(X_checked, lower, upper, labels, own)
         display = cls(
-            X=X,
+            X=X_checked,
             lower=lower[boxes],
             upper=upper[boxes],
             box_indices=boxes,
             box_labels=labels[boxes],
             image_shape=image_shape,
-            feature_range=_check_feature_range(
-                feature_range, estimator, X, lower, upper
+            feature_range=_check_display_range(
+                feature_range, _estimator_domain(estimator), X_checked, lower, upper
             ),
             y_true=None if y is None else own,
             y_pred=y_pred,
@@ -650,39 +504,24 @@ class NearestBoxDisplay:
         display : NearestBoxDisplay
             Object that stores the computed values.
         """
-        check_matplotlib_support(f"{type(self).__name__}.plot")
         X = np.asarray(self.X, dtype=np.float64)
         lower = np.asarray(self.lower, dtype=np.float64)
         upper = np.asarray(self.upper, dtype=np.float64)
-        image_shape = _check_image_shape(self.image_shape, X.shape[1])
-        low, high = self.feature_range
+        image_shape, display_range = self._check_plot(X.shape[1], X, lower, upper)
         outside = (X[:, None, :] < lower) | (X[:, None, :] > upper)
         self.distances_ = outside.sum(axis=2)
         moved = np.clip(X[:, None, :], lower, upper)
 
         n_samples = X.shape[0]
-        fig, axes, self.bounding_ax_ = _axes_grid(
-            ax, n_samples, 3, type(self).__name__, panel_width=1.6
-        )
-        self.figure_, self.axes_ = fig, axes
-        self.images_ = np.empty((n_samples, 3), dtype=object)
+        axes = self._make_panels(ax, n_samples, 3, panel_width=_WIDE_PANEL_INCHES)
         self.marks_ = np.empty((n_samples, 2), dtype=object)
-        imshow_kw = dict(cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        imshow_kw = _imshow_kw(cmap, display_range)
         for s in range(n_samples):
-            self.images_[s, 0] = _show(axes[s, 0], X[s], image_shape, **imshow_kw)
-            words = []
-            if self.y_true is not None:
-                words.append(f"true {self.y_true[s]}")
-            if self.y_pred is not None:
-                words.append(f"pred {self.y_pred[s]}")
-            if self.radius is not None:
-                words.append(f"r = {self.radius[s]}")
-            axes[s, 0].set_title(", ".join(words) or "sample", fontsize=8)
+            self._draw((s, 0), X[s], image_shape, **imshow_kw)
+            axes[s, 0].set_title(self._sample_title(s), fontsize=8)
             for j, (role, color) in enumerate(zip(("own", "other"), colors)):
                 panel = axes[s, j + 1]
-                self.images_[s, j + 1] = _show(
-                    panel, moved[s, j], image_shape, **imshow_kw
-                )
+                self._draw((s, j + 1), moved[s, j], image_shape, **imshow_kw)
                 self.marks_[s, j] = _mark_pixels(
                     panel, outside[s, j], image_shape, color
                 )
@@ -694,8 +533,48 @@ class NearestBoxDisplay:
                 )
         return self
 
+    def _sample_title(self, s):
+        """Title of sample ``s``: its labels and radius, those that are known."""
+        words = []
+        if self.y_true is not None:
+            words.append(f"true {self.y_true[s]}")
+        if self.y_pred is not None:
+            words.append(f"pred {self.y_pred[s]}")
+        if self.radius is not None:
+            words.append(f"r = {self.radius[s]}")
+        return ", ".join(words) or "sample"
 
-class AdversarialExampleDisplay:
+
+def _check_true_labels(y, classes, n_samples):
+    """``y`` as an array of ``n_samples`` labels, all of them in ``classes``."""
+    y = np.asarray(y)
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"y must have shape ({n_samples},) to match X, got {y.shape}."
+        )
+    unknown = sorted({v for v in y.tolist() if v not in classes})
+    if unknown:
+        raise ValueError(
+            f"y holds labels {unknown} that are not in estimator.classes_ "
+            f"{classes.tolist()}."
+        )
+    return y
+
+
+def _nearest_own_and_other(X, lower, upper, labels, own):
+    """Per sample, the nearest box labelled ``own`` and the nearest labelled otherwise.
+
+    Returns an int array of shape (n_samples, 2); ties go to the first box.
+    """
+    D = l0_distances(X, lower, upper).astype(np.int64)
+    big = np.iinfo(np.int64).max
+    same = labels[None, :] == own[:, None]
+    own_box = np.argmin(np.where(same, D, big), axis=1)
+    other_box = np.argmin(np.where(~same, D, big), axis=1)
+    return np.stack([own_box, other_box], axis=1)
+
+
+class AdversarialExampleDisplay(_ImageDisplay):
     """Adversarial examples beside the originals, with the changed pixels marked.
 
     One row per sample: the original, the adversarial example with every
@@ -732,7 +611,7 @@ class AdversarialExampleDisplay:
     --------
     >>> import matplotlib.pyplot as plt
     >>> import numpy as np
-    >>> from sklearn_boxnn._inspect import AdversarialExampleDisplay
+    >>> from sklearn_boxnn import AdversarialExampleDisplay
     >>> X = np.zeros((1, 16)); X_adv = X.copy(); X_adv[0, [3, 5]] = 1.0
     >>> disp = AdversarialExampleDisplay(X=X, X_adv=X_adv, image_shape=(4, 4),
     ...                                  feature_range=(0, 1)).plot()
@@ -752,10 +631,9 @@ class AdversarialExampleDisplay:
         y_pred_adv=None,
         radius=None,
     ):
+        super().__init__(image_shape=image_shape, feature_range=feature_range)
         self.X = X
         self.X_adv = X_adv
-        self.image_shape = image_shape
-        self.feature_range = feature_range
         self.y_pred = y_pred
         self.y_pred_adv = y_pred_adv
         self.radius = radius
@@ -802,17 +680,25 @@ class AdversarialExampleDisplay:
         -------
         display : AdversarialExampleDisplay
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimator = _check_boxnn(estimator)
-        X, X_adv = _check_pair(X, X_adv)
+        estimator = cls._check_estimator(estimator)
+        X_checked = cls._check_samples(estimator, X)
+        X_adv_checked = cls._check_samples(estimator, X_adv, name="X_adv")
+        _check_same_shape(X_checked, X_adv_checked)
+        display_range = _check_display_range(
+            feature_range, _estimator_domain(estimator), X_checked, X_adv_checked
+        )
+        # As given, for the estimator to check DataFrame column names itself.
+        y_pred, radius = _predict_and_certify(estimator, X, method)
+        with _range_already_checked():
+            y_pred_adv = estimator.predict(X_adv)
         display = cls(
-            X=X,
-            X_adv=X_adv,
+            X=X_checked,
+            X_adv=X_adv_checked,
             image_shape=image_shape,
-            feature_range=_check_feature_range(feature_range, estimator, X, X_adv),
-            y_pred=estimator.predict(X),
-            y_pred_adv=estimator.predict(X_adv),
-            radius=_certify_estimator(estimator, X, method),
+            feature_range=display_range,
+            y_pred=y_pred,
+            y_pred_adv=y_pred_adv,
+            radius=radius,
         )
         return display.plot(ax=ax, cmap=cmap, color=color)
 
@@ -835,41 +721,26 @@ class AdversarialExampleDisplay:
         display : AdversarialExampleDisplay
             Object that stores the computed values.
         """
-        check_matplotlib_support(f"{type(self).__name__}.plot")
-        X, X_adv = _check_pair(self.X, self.X_adv)
-        image_shape = _check_image_shape(self.image_shape, X.shape[1])
-        low, high = _check_feature_range(self.feature_range, None, X, X_adv)
+        X = check_array(self.X, dtype=[np.float64, np.float32])
+        X_adv = check_array(self.X_adv, dtype=[np.float64, np.float32])
+        _check_same_shape(X, X_adv)
+        image_shape, display_range = self._check_plot(X.shape[1], X, X_adv)
         changed = X_adv != X
         self.n_changed_ = changed.sum(axis=1)
 
         n_samples = X.shape[0]
-        fig, axes, self.bounding_ax_ = _axes_grid(
-            ax, n_samples, 3, type(self).__name__, panel_width=1.6
-        )
-        self.figure_, self.axes_ = fig, axes
-        self.images_ = np.empty((n_samples, 3), dtype=object)
+        axes = self._make_panels(ax, n_samples, 3, panel_width=_WIDE_PANEL_INCHES)
         self.marks_ = np.empty(n_samples, dtype=object)
-        imshow_kw = dict(cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
-        span = high - low
+        imshow_kw = _imshow_kw(cmap, display_range)
+        span = display_range[1] - display_range[0]
+        # The difference on a diverging map centred on zero, a full swing either way.
+        diff_kw = dict(cmap="RdBu_r", vmin=-span, vmax=span, interpolation="nearest")
         for s in range(n_samples):
-            self.images_[s, 0] = _show(axes[s, 0], X[s], image_shape, **imshow_kw)
-            self.images_[s, 1] = _show(axes[s, 1], X_adv[s], image_shape, **imshow_kw)
+            self._draw((s, 0), X[s], image_shape, **imshow_kw)
+            self._draw((s, 1), X_adv[s], image_shape, **imshow_kw)
             self.marks_[s] = _mark_pixels(axes[s, 1], changed[s], image_shape, color)
-            self.images_[s, 2] = _show(
-                axes[s, 2],
-                X_adv[s] - X[s],
-                image_shape,
-                cmap="RdBu_r",
-                vmin=-span,
-                vmax=span,
-                interpolation="nearest",
-            )
-            title = "original"
-            if self.y_pred is not None:
-                title = f"pred {self.y_pred[s]}"
-            if self.radius is not None:
-                title += f", r = {self.radius[s]}"
-            axes[s, 0].set_title(title, fontsize=8)
+            self._draw((s, 2), X_adv[s] - X[s], image_shape, **diff_kw)
+            axes[s, 0].set_title(self._original_title(s), fontsize=8)
             adv_title = "adversarial"
             if self.y_pred_adv is not None:
                 adv_title = f"pred {self.y_pred_adv[s]}"
@@ -877,12 +748,19 @@ class AdversarialExampleDisplay:
             axes[s, 2].set_title(f"changed: {self.n_changed_[s]}", fontsize=8)
         return self
 
+    def _original_title(self, s):
+        """Title of original ``s``: its prediction and radius, those that are known."""
+        title = "original"
+        if self.y_pred is not None:
+            title = f"pred {self.y_pred[s]}"
+        if self.radius is not None:
+            title += f", r = {self.radius[s]}"
+        return title
 
-def _check_pair(X, X_adv):
-    X = check_array(X, dtype=[np.float64, np.float32])
-    X_adv = check_array(X_adv, dtype=[np.float64, np.float32])
+
+def _check_same_shape(X, X_adv):
+    """Refuse adversarial examples that do not pair up with the originals."""
     if X.shape != X_adv.shape:
         raise ValueError(
             f"X and X_adv must have the same shape, got {X.shape} and {X_adv.shape}."
         )
-    return X, X_adv

@@ -115,13 +115,7 @@ def check_boxnn(estimator, *, what):
 
     ``what`` names the caller in the error, e.g. ``'sparse_attack'``.
     """
-    try:
-        check_is_fitted(estimator)
-    except AttributeError:  # not a scikit-learn estimator at all (no tags)
-        raise TypeError(
-            f"{what} needs a fitted BoxNNClassifier, got {type(estimator).__name__}, "
-            "which is not a scikit-learn estimator."
-        ) from None
+    check_is_fitted(estimator)
     missing = [name for name in _BOX_ATTRIBUTES if not hasattr(estimator, name)]
     if missing:
         raise TypeError(

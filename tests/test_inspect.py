@@ -1,17 +1,21 @@
-"""Pictures of a fitted model: the three displays of sklearn_boxnn._inspect."""
+"""Pictures of a fitted model: the three image displays of sklearn_boxnn._inspect."""
 
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_boxnn import BoxNNClassifier
-from sklearn_boxnn._inspect import (
+import sklearn_boxnn
+from sklearn_boxnn import (
     AdversarialExampleDisplay,
     BoxImagesDisplay,
+    BoxNNClassifier,
+    FeatureRangeWarning,
     NearestBoxDisplay,
 )
 
@@ -138,8 +142,11 @@ def test_box_images_on_one_axes_and_on_given_axes():
         ({"classes": ["z"]}, r"classes must be a non-empty subset .* unknown \['z'\]"),
         ({"box_indices": [7]}, r"box_indices must lie in \[0, 5\)"),
         ({"box_indices": []}, "box_indices must be a non-empty 1D sequence"),
-        ({"feature_range": (1, 0)}, "feature_range must hold finite numbers with min"),
+        ({"feature_range": (1, 0)}, r"got \(1, 0\) \(min >= max\)"),
+        ({"feature_range": (0, np.inf)}, r"\(a value that is not finite\)"),
+        ({"feature_range": (0, 1, 2)}, r"\(3 values instead of 2\)"),
         ({"feature_range": "full"}, "feature_range must be 'auto' or a tuple"),
+        ({"feature_range": None}, "feature_range must be 'auto' or a tuple"),
     ],
 )
 def test_box_images_errors(kwargs, match):
@@ -148,18 +155,15 @@ def test_box_images_errors(kwargs, match):
         BoxImagesDisplay.from_estimator(make_model(), **kwargs)
 
 
-def test_box_images_x_with_wrong_features():
-    with pytest.raises(ValueError, match="X has 5 features but the boxes have 12"):
-        BoxImagesDisplay.from_estimator(
-            make_model(), np.zeros((2, 5)), image_shape=IMAGE_SHAPE
-        )
-
-
 def test_estimator_checks():
     with pytest.raises(NotFittedError):
         BoxImagesDisplay.from_estimator(BoxNNClassifier(), image_shape=IMAGE_SHAPE)
     other = LogisticRegression().fit(sample_data(), [0, 1] * 3)
-    with pytest.raises(TypeError, match=r"lacks the fitted attributes \['lower_'"):
+    message = (
+        r"NearestBoxDisplay.from_estimator needs a fitted nearest-box classifier"
+        r".*LogisticRegression lacks \['lower_', 'upper_', 'box_labels_'\]"
+    )
+    with pytest.raises(TypeError, match=message):
         NearestBoxDisplay.from_estimator(other, sample_data(), image_shape=IMAGE_SHAPE)
 
 
@@ -270,6 +274,122 @@ def test_adversarial_shape_mismatch():
         AdversarialExampleDisplay.from_estimator(
             make_model(), sample_data(2), sample_data(3), image_shape=IMAGE_SHAPE
         )
+
+
+# --- What the three displays share ----------------------------------------------
+
+DISPLAYS = ["BoxImagesDisplay", "NearestBoxDisplay", "AdversarialExampleDisplay"]
+
+
+def draw(name, clf, X):
+    """Display ``name`` drawn from samples X; the adversarial one gets X_adv = X."""
+    X_adv = (X,) if name == "AdversarialExampleDisplay" else ()
+    display = getattr(sklearn_boxnn, name)
+    return display.from_estimator(clf, X, *X_adv, image_shape=IMAGE_SHAPE)
+
+
+def stored_arrays(display):
+    """The constructor arguments a display stores (fitted ``*_`` ones aside)."""
+    return {k: v for k, v in vars(display).items() if not k.endswith("_")}
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_samples_with_wrong_number_of_features(name):
+    message = "X has 5 features, but BoxNNClassifier is expecting 12 features as input"
+    with pytest.raises(ValueError, match=message):
+        draw(name, make_model(), np.zeros((2, 5)))
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_masked_samples_are_refused(name):
+    X = np.ma.masked_array(sample_data(2), mask=np.zeros((2, N_FEATURES), bool))
+    X.mask[1, 3] = True
+    with pytest.raises(ValueError, match="X is a masked array with 1 masked entries"):
+        draw(name, make_model(), X)
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_dataframe_samples_raise_no_warning(name):
+    pd = pytest.importorskip("pandas")
+    columns = [f"pixel_{i}" for i in range(N_FEATURES)]
+    clf = make_model()
+    # As if fitted on a DataFrame with these columns.
+    clf.feature_names_in_ = np.asarray(columns, dtype=object)
+    X = sample_data(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        disp = draw(name, clf, pd.DataFrame(X, columns=columns))
+    # The same display as from the array and a model fitted without names.
+    np.testing.assert_equal(
+        stored_arrays(disp), stored_arrays(draw(name, make_model(), X))
+    )
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_dataframe_with_other_columns_is_refused(name):
+    pd = pytest.importorskip("pandas")
+    clf = make_model()
+    clf.feature_names_in_ = np.asarray([f"pixel_{i}" for i in range(N_FEATURES)])
+    X = pd.DataFrame(sample_data(2), columns=[f"x{i}" for i in range(N_FEATURES)])
+    with pytest.raises(ValueError, match="feature names should match those"):
+        draw(name, clf, X)
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("BoxImagesDisplay", ["X"]),
+        ("NearestBoxDisplay", ["X"]),
+        ("AdversarialExampleDisplay", ["X", "X_adv"]),
+    ],
+)
+def test_samples_outside_feature_range_warn_once(name, arguments):
+    clf = make_model(feature_range=(0, 1))
+    X = sample_data(3)
+    X[1, 4] = 1.5
+    with pytest.warns(FeatureRangeWarning) as record:
+        disp = draw(name, clf, X)
+    messages = [str(w.message) for w in record if w.category is FeatureRangeWarning]
+    # One warning per argument, not repeated by the predict and certify calls.
+    assert len(messages) == len(arguments)
+    for message, argument in zip(messages, arguments):
+        assert message.startswith(
+            f"1 of 3 samples passed to {name}.from_estimator as {argument} have "
+            "values outside feature_range=(0, 1) (they span ["
+        )
+        assert "scale it to the range" in message
+    # The warning points at the caller's line, not into the package.
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}
+    # A warning, not an error: the display is drawn from the data as given, as
+    # for a model without a domain (whose colour scale spans the data instead).
+    expected = stored_arrays(draw(name, make_model(None), X))
+    np.testing.assert_equal(stored_arrays(disp), {**expected, "feature_range": (0, 1)})
+
+
+def test_adversarial_examples_outside_feature_range_are_named():
+    clf = make_model(feature_range=(0, 1))
+    X = sample_data(2)
+    X_adv = X.copy()
+    X_adv[0, 0] = -0.5
+    with pytest.warns(FeatureRangeWarning, match=r"^1 of 2 samples .* as X_adv have"):
+        AdversarialExampleDisplay.from_estimator(clf, X, X_adv, image_shape=IMAGE_SHAPE)
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_samples_inside_the_domain_or_without_one_do_not_warn(name):
+    X = sample_data(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(name, make_model(feature_range=(0, 1)), X)
+        # Without a domain, any value is inside.
+        draw(name, make_model(feature_range=None), 16 * X)
+
+
+@pytest.mark.parametrize("module", ["_inspect", "_image_display"])
+def test_examples_import_from_the_public_package(module):
+    source = (Path(sklearn_boxnn.__file__).parent / f"{module}.py").read_text()
+    assert "from sklearn_boxnn._" not in source
+    assert "import sklearn_boxnn._" not in source
 
 
 # --- matplotlib is optional -------------------------------------------------------

@@ -1,0 +1,273 @@
+"""What the image Displays of :mod:`sklearn_boxnn._inspect` share.
+
+:class:`_ImageDisplay` holds the steps every image Display takes: check the
+estimator and the samples in ``from_estimator``, then, in ``plot``, check the
+image shape and the colour scale, lay out the grid of panels and draw
+flattened images into it. The module-level helpers below are the pieces those
+steps are made of.
+
+Two ranges meet here. The *domain* is the estimator's ``feature_range``: the
+values an attacker may set, validated by
+:func:`~sklearn_boxnn._validation.check_feature_range`. The *display range* is
+what a Display draws: the limits of its colour scale and, for the boxes, the
+interval a free pixel covers. Its public name is the Displays' own
+``feature_range`` parameter, which also accepts ``'auto'``: the domain, or the
+span of the drawn values for a model without one.
+
+matplotlib is imported only inside the drawing helpers, so the package works
+without it.
+"""
+
+import numbers
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
+from sklearn.utils.validation import validate_data
+
+from ._validation import (
+    FeatureRangeWarning,
+    check_boxnn,
+    check_feature_range,
+    check_not_masked,
+    warn_outside_feature_range,
+)
+
+# Inches per image panel; 8x8 digits and 28x28 MNIST both read well at this size.
+_PANEL_INCHES = 1.25
+
+
+def _check_image_shape(image_shape, n_features):
+    """Validate ``image_shape`` against the number of features; return a tuple."""
+    if isinstance(image_shape, numbers.Integral):
+        image_shape = (image_shape,)
+    try:
+        image_shape = tuple(int(v) for v in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"image_shape must be a tuple of positive ints such as (28, 28), got "
+            f"{image_shape!r}."
+        ) from None
+    if len(image_shape) != 2 or min(image_shape) < 1:
+        raise ValueError(
+            f"image_shape must be (height, width) with positive sizes, got "
+            f"{image_shape!r}."
+        )
+    if int(np.prod(image_shape)) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape} holds {int(np.prod(image_shape))} pixels but "
+            f"the data has {n_features} features; pass the shape the features were "
+            "flattened from, e.g. (8, 8) for the digits or (28, 28) for MNIST."
+        )
+    return image_shape
+
+
+def _estimator_domain(estimator):
+    """The estimator's ``feature_range``, validated: ``None`` or ``(low, high)``."""
+    return check_feature_range(getattr(estimator, "feature_range", None))
+
+
+def _check_display_range(display_range, domain, *arrays):
+    """Resolve a Display's ``feature_range`` parameter to ``(min, max)`` floats.
+
+    ``'auto'`` gives ``domain``; when that is ``None`` too, the smallest and
+    largest value in ``arrays`` (widened to a unit interval when they are all
+    equal, so that the colour scale stays defined).
+    """
+    if isinstance(display_range, str) and display_range == "auto":
+        if domain is not None:
+            return domain
+        values = [np.asarray(a, dtype=np.float64) for a in arrays if a is not None]
+        low = min(float(np.min(v)) for v in values)
+        high = max(float(np.max(v)) for v in values)
+        return low, (high if high > low else low + 1.0)
+    # None is the domain "any real value", which cannot be a colour scale.
+    if display_range is None or isinstance(display_range, str):
+        raise ValueError(
+            "feature_range must be 'auto' or a tuple (min, max), got "
+            f"{display_range!r}."
+        )
+    return check_feature_range(display_range)
+
+
+@contextmanager
+def _range_already_checked():
+    """Silence :class:`FeatureRangeWarning` from the estimator's own methods.
+
+    A Display checks its samples against the domain once and warns under its
+    own name; the ``predict`` and ``certify`` calls it makes on the same
+    samples would only repeat that warning under theirs.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeatureRangeWarning)
+        yield
+
+
+def _predict_and_certify(estimator, X, method):
+    """``estimator.predict(X)`` and the certified radii of those predictions.
+
+    ``method=None`` leaves the certification method to the estimator's default.
+    """
+    with _range_already_checked():
+        y_pred = estimator.predict(X)
+        if method is None:
+            return y_pred, estimator.certify(X)
+        return y_pred, estimator.certify(X, method=method)
+
+
+def _imshow_kw(cmap, display_range):
+    """``imshow`` arguments that draw values on ``cmap`` over ``display_range``."""
+    low, high = display_range
+    return dict(cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+
+
+def _axes_grid(ax, n_rows, n_cols, owner, panel_width=_PANEL_INCHES):
+    """Return ``(figure, axes, bounding_ax)`` for a grid of image panels.
+
+    ``ax`` is None (a new figure sized for the grid), one Axes (its area is
+    split into the grid, as in scikit-learn's ``PartialDependenceDisplay``) or
+    an array of ``n_rows * n_cols`` Axes.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+    if ax is None:
+        fig, axes = plt.subplots(
+            n_rows,
+            n_cols,
+            figsize=(panel_width * n_cols, _PANEL_INCHES * n_rows + 0.3),
+            squeeze=False,
+            layout="constrained",
+        )
+        return fig, axes, None
+    if isinstance(ax, plt.Axes):
+        if not ax.axison:
+            raise ValueError(
+                f"The ax was already used by another plot; pass ax={owner}.axes_ "
+                "to draw on the same panels again."
+            )
+        ax.set_axis_off()
+        fig = ax.figure
+        grid = GridSpecFromSubplotSpec(
+            n_rows, n_cols, subplot_spec=ax.get_subplotspec()
+        )
+        axes = np.empty((n_rows, n_cols), dtype=object)
+        for i in range(n_rows):
+            for j in range(n_cols):
+                axes[i, j] = fig.add_subplot(grid[i, j])
+        return fig, axes, ax
+    axes = np.asarray(ax, dtype=object)
+    if axes.size != n_rows * n_cols:
+        raise ValueError(
+            f"ax must be None, one Axes or {n_rows * n_cols} Axes ({n_rows} rows of "
+            f"{n_cols}), got {axes.size}."
+        )
+    axes = axes.reshape(n_rows, n_cols)
+    return axes[0, 0].figure, axes, None
+
+
+def _show(ax, image, image_shape, **imshow_kw):
+    """Draw one flattened image without ticks; return the AxesImage."""
+    im = ax.imshow(np.asarray(image).reshape(image_shape), **imshow_kw)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
+def _mark_pixels(ax, mask, image_shape, color):
+    """Outline the pixels where ``mask`` is true; return the PatchCollection."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    mask = np.asarray(mask, dtype=bool).reshape(image_shape)
+    rows, cols = np.nonzero(mask)
+    # Thinner outlines for larger images, so that neighbours stay apart.
+    linewidth = float(np.clip(16.0 / max(mask.shape), 0.6, 2.0))
+    patches = [Rectangle((c - 0.5, r - 0.5), 1.0, 1.0) for r, c in zip(rows, cols)]
+    collection = PatchCollection(
+        patches, facecolor="none", edgecolor=color, linewidth=linewidth
+    )
+    ax.add_collection(collection)
+    return collection
+
+
+def _scaled_gray(values, display_range, cmap):
+    """RGB image of ``values`` through ``cmap`` scaled to ``display_range``."""
+    import matplotlib
+
+    low, high = display_range
+    scaled = np.clip((np.asarray(values, dtype=np.float64) - low) / (high - low), 0, 1)
+    return matplotlib.colormaps[cmap](scaled)[..., :3]
+
+
+class _ImageDisplay:
+    """Base of the Displays that draw flattened images in a grid of panels.
+
+    A subclass stores its own arrays in ``__init__`` and passes
+    ``image_shape`` and ``feature_range`` on to this one. Its
+    ``from_estimator`` starts with :meth:`_check_estimator` and checks samples
+    with :meth:`_check_samples`; its ``plot`` starts with
+    :meth:`_check_plot`, makes the panels with :meth:`_make_panels` and
+    draws each image with :meth:`_draw`.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        Shape ``(height, width)`` the features were flattened from.
+    feature_range : 'auto' or tuple (min, max)
+        The display range; ``'auto'`` spans the drawn values.
+    """
+
+    def __init__(self, *, image_shape, feature_range):
+        self.image_shape = image_shape
+        self.feature_range = feature_range
+
+    @classmethod
+    def _check_estimator(cls, estimator):
+        """Check that matplotlib is there and ``estimator`` is a fitted Box-NN."""
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        return check_boxnn(estimator, what=f"{cls.__name__}.from_estimator")
+
+    @classmethod
+    def _check_samples(cls, estimator, X, *, name="X"):
+        """``X`` as the estimator validates it; warn if it leaves the domain.
+
+        Through ``validate_data(..., reset=False)``, so that the number of
+        features and the feature names of a DataFrame are checked against the
+        ones the estimator was fitted with, and a masked array is refused as
+        the estimator refuses it. ``name`` is the argument's name in messages.
+        """
+        check_not_masked(X, name=name)
+        X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
+        # stacklevel 4 names the caller of from_estimator: warn_outside_feature_range
+        # <- this method <- from_estimator <- the user's line.
+        warn_outside_feature_range(
+            X,
+            _estimator_domain(estimator),
+            what=f"{cls.__name__}.from_estimator as {name}",
+            stacklevel=4,
+        )
+        return X
+
+    def _check_plot(self, n_features, *arrays):
+        """Start ``plot``: return the image shape and the display range.
+
+        ``arrays`` are the values drawn, which ``feature_range='auto'`` spans.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        image_shape = _check_image_shape(self.image_shape, n_features)
+        return image_shape, _check_display_range(self.feature_range, None, *arrays)
+
+    def _make_panels(self, ax, n_rows, n_cols, panel_width=_PANEL_INCHES):
+        """Set ``figure_``, ``axes_``, ``bounding_ax_`` and an empty ``images_``."""
+        self.figure_, self.axes_, self.bounding_ax_ = _axes_grid(
+            ax, n_rows, n_cols, type(self).__name__, panel_width
+        )
+        self.images_ = np.full(self.axes_.shape, None, dtype=object)
+        return self.axes_
+
+    def _draw(self, index, image, image_shape, **imshow_kw):
+        """Draw a flattened image on ``axes_[index]``; keep it in ``images_``."""
+        self.images_[index] = _show(self.axes_[index], image, image_shape, **imshow_kw)
+        return self.images_[index]
