@@ -1,7 +1,7 @@
 """Compare the certificate methods with each other, with the attack and with predict.
 
     python benchmarks/certificates.py --dataset digits
-    python benchmarks/certificates.py --dataset mnist --model model.joblib
+    python benchmarks/certificates.py --dataset mnist --model mnist.skops
 
 For every method: the median certified radius, the share of test samples where
 it beats the paper's margin bound, the share where the attack needs exactly
@@ -9,6 +9,12 @@ radius + 1 changes (so the radius is exact), and its time relative to
 ``predict``. Writes ``benchmarks/results/certificates-<dataset>.json``. Without
 ``--model`` it fits the estimator's default recipe (MNIST: on the 60,000
 training images, which takes a few minutes).
+
+``--model`` takes a file written by ``skops.io.dump``, such as the
+``--model-out`` file of ``certified_radius.py``. It is loaded only if every
+type it asks skops to build is a Box-NN model or a numpy value
+(``ALLOWED_TYPES``); anything else, a pickle or joblib file included, is
+refused before anything in it is built (docs/sharing.rst).
 """
 
 import argparse
@@ -17,7 +23,6 @@ import platform
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -27,6 +32,61 @@ from sklearn_boxnn.datasets import load_mnist
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("margin", "pairwise", "lagrangian", "exact")
+
+# Types a Box-NN model file may ask skops to build. skops trusts numpy values
+# by default; older versions list some of them, so they are allowed by name.
+# Nothing else is: a file asking for any other type is not loaded.
+_NUMPY_VALUE_TYPES = (
+    "ndarray", "dtype", "bool", "bool_", "str_", "bytes_", "object_",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "longdouble",
+)
+ALLOWED_TYPES = frozenset(
+    ["sklearn_boxnn._classifier.BoxNNClassifier"]
+    + [f"numpy.{name}" for name in _NUMPY_VALUE_TYPES]
+    + [
+        "numpy.random.mtrand.RandomState",
+        "numpy.random._generator.Generator",
+        "numpy.random._mt19937.MT19937",
+        "numpy.random._pcg64.PCG64",
+    ]
+)
+
+
+def load_model(path):
+    """Load a Box-NN model saved with ``skops.io.dump``, trusting only ALLOWED_TYPES.
+
+    Raises SystemExit, naming the types, for a file that needs any other type
+    or is not a skops file.
+    """
+    import zipfile
+
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except zipfile.BadZipFile:
+        raise SystemExit(
+            f"{path} is not a skops file. Models are loaded with skops only: "
+            "loading a pickle or joblib file runs whatever code it names. Save "
+            "the model with skops.io.dump (certified_radius.py --model-out "
+            "does), see docs/sharing.rst."
+        ) from None
+    unexpected = sorted(set(untrusted) - ALLOWED_TYPES)
+    if unexpected:
+        raise SystemExit(
+            f"Refusing to load {path}: it asks skops to build {unexpected}, "
+            "which a Box-NN model does not need (allowed: BoxNNClassifier and "
+            "numpy values). Do not load it; see docs/sharing.rst."
+        )
+    from sklearn_boxnn import BoxNNClassifier
+
+    clf = sio.load(path, trusted=untrusted)
+    if not isinstance(clf, BoxNNClassifier):
+        raise SystemExit(
+            f"{path} holds a {type(clf).__name__}, not a BoxNNClassifier."
+        )
+    return clf
 
 
 def load(dataset, data_home):
@@ -50,7 +110,9 @@ def timed(fn, repeat=3):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
-    parser.add_argument("--model", default=None, help="a fitted model saved with joblib")
+    parser.add_argument("--model", default=None,
+                        help="a fitted model saved with skops.io.dump (.skops); "
+                             "pickle and joblib files are refused")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--n-test", type=int, default=2000,
                         help="test samples certified by every method (MNIST)")
@@ -62,7 +124,7 @@ def main(argv=None):
 
     X_train, X_test, y_train, y_test = load(args.dataset, args.data_home)
     if args.model:
-        clf = joblib.load(args.model)
+        clf = load_model(args.model)
     else:
         params = {"n_boxes": 300, "max_epochs": 30} if args.dataset == "digits" else {}
         clf = BoxNNClassifier(feature_range=(0, 1), random_state=0, verbose=1, **params)

@@ -10,7 +10,9 @@ picked on a validation split held out of the 60,000 training images.
 
 Writes ``benchmarks/results/<dataset>[-<tag>].json`` and a plot of certified
 accuracy against radius beside it. The data folder is ``--data-home`` or the
-environment variable ``SKLEARN_BOXNN_DATA``.
+environment variable ``SKLEARN_BOXNN_DATA``. ``--model-out mnist.skops`` also
+saves the fitted model with ``skops.io.dump`` (not pickle, so that others can
+load it safely), which ``certificates.py --model mnist.skops`` re-checks.
 """
 
 import argparse
@@ -21,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 import sklearn_boxnn
@@ -85,10 +86,14 @@ def main(argv=None):
                         help="training images held out to pick the epoch")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--tag", default=None, help="suffix of the result file names")
-    parser.add_argument("--model-out", default=None, help="save the fitted model (joblib)")
+    parser.add_argument("--model-out", default=None,
+                        help="save the fitted model with skops.io.dump (.skops)")
     parser.add_argument("--attack-samples", type=int, default=1000,
                         help="test images attacked for the empirical robust accuracy")
     args = parser.parse_args(argv)
+    if args.model_out:
+        # Before training, so that a missing skops does not cost the run.
+        import skops.io as sio
 
     load = LOADERS[args.dataset]
     X_train, y_train = load(args.data_home, subset="train", return_X_y=True)
@@ -174,7 +179,7 @@ def main(argv=None):
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=1, default=str))
     plot(result, RESULTS / f"{stem}.png")
     if args.model_out:
-        joblib.dump(clf, args.model_out)
+        sio.dump(clf, args.model_out)
     print(
         f"clean accuracy {correct.mean():.4f}, train time {train_time:.0f}s; "
         f"wrote {RESULTS / (stem + '.json')}"

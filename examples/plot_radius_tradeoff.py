@@ -92,7 +92,9 @@ r = 4
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for res in results:
     radii, accuracies = res["curve"]
-    at_r = accuracies[r] if r < len(accuracies) else 0.0
+    # The curve is a step function: the accuracy at r is that of the last
+    # listed radius not above r.
+    at_r = accuracies[np.searchsorted(radii, r, side="right") - 1]
     ax.scatter(res["accuracy"], at_r)
     ax.annotate(res["label"], (res["accuracy"], at_r),
                 textcoords="offset points", xytext=(5, 3), fontsize=8)

@@ -10,12 +10,16 @@ is the number of coordinates an attack needed minus one (see
 accuracy, and the certified one a lower bound.
 """
 
+import math
 import numbers
 
 import numpy as np
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _check_sample_weight
+
+from ._validation import check_label_types
 
 __all__ = [
     "certified_accuracy",
@@ -24,9 +28,105 @@ __all__ = [
     "median_certified_radius",
 ]
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _check_labels(y_true, y_pred):
+    """Refuse labels of mixed kinds, which would otherwise compare unequal silently.
+
+    Called on the raw inputs: converting ``[1, 'a']`` to an array first would
+    turn it into strings and hide the mix. Each array is checked as ``fit``
+    checks ``y``; then ``y_true`` against ``y_pred`` (numbers against strings
+    would all count as wrong).
+    """
+    check_label_types(y_true)
+    check_label_types(y_pred)
+    try:
+        unique_labels(y_true, y_pred)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "y_true and y_pred must be class labels of one kind, all numbers or "
+            "all strings as predict returns them, not None or continuous values "
+            f"({exc}). Convert them to one type first, for example with "
+            "np.asarray(y, dtype=str)."
+        ) from exc
+
+
+def _radius_error(what):
+    return ValueError(
+        f"radius must hold finite whole numbers (counts of coordinates), got "
+        f"{what}. Pass the radii from certify; for an attack, pass n_changed - 1, "
+        "and for a sample the attack did not flip, its budget max_changes (it "
+        "resisted that many changes), not infinity."
+    )
+
+
+def _check_radius(radius):
+    """Radii as exact integers: int64, or Python ints (object dtype) above int64.
+
+    Every negative radius means "never certified", so negatives become -1 and
+    only radii beyond the int64 range need Python ints; whole floats up to the
+    float maximum and uint64 values are kept exactly.
+    """
+    kind = radius.dtype.kind
+    if kind == "b":
+        raise _radius_error(
+            "booleans; pass each sample's certified radius, not whether it is "
+            "certified"
+        )
+    if kind == "i":
+        return radius.astype(np.int64, copy=False)
+    if kind == "u":
+        if radius.max() <= _INT64_MAX:
+            return radius.astype(np.int64)
+        return np.array(radius.tolist(), dtype=object)
+    if kind == "f":
+        values = radius.astype(np.float64, copy=False)
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(values) & (values == np.floor(values)))
+        if bad.any():
+            raise _radius_error(f"values such as {values[bad][:3].tolist()}")
+        values = np.maximum(values, -1.0)
+        # Whole floats below 2**63 convert to int64 exactly.
+        if values.max() < 2.0**63:
+            return values.astype(np.int64)
+        return np.array([int(v) for v in values.tolist()], dtype=object)
+    if kind == "O":
+        return _check_object_radius(radius)
+    raise _radius_error(f"dtype {radius.dtype}")
+
+
+def _check_object_radius(radius):
+    """Python (or numpy) integers and whole reals in an object array, exactly."""
+    exact = []
+    for value in radius.tolist():
+        whole = None
+        if isinstance(value, (bool, np.bool_)):
+            pass
+        elif isinstance(value, numbers.Integral):
+            whole = int(value)
+        elif isinstance(value, numbers.Real):
+            try:
+                whole = math.floor(value)
+            except (OverflowError, ValueError):  # inf, nan
+                whole = None
+            if whole is not None and whole != value:
+                whole = None
+        if whole is None:
+            raise _radius_error(f"the value {value!r} ({type(value).__name__})")
+        exact.append(max(whole, -1))
+    if max(exact) <= _INT64_MAX:
+        return np.array(exact, dtype=np.int64)
+    return np.array(exact, dtype=object)
+
 
 def _check_certified_inputs(y_true, y_pred, radius, sample_weight):
-    """Return ``correct`` (bool), integer ``radius`` and float ``sample_weight``."""
+    """Return ``correct`` (bool), exact integer ``radius`` and float ``sample_weight``.
+
+    ``radius`` is int64, or an object array of Python ints where a radius does
+    not fit in int64. ``sample_weight`` has a finite sum.
+    """
+    raw_true, raw_pred = y_true, y_pred
     y_true = column_or_1d(y_true)
     y_pred = column_or_1d(y_pred)
     radius = column_or_1d(radius)
@@ -35,33 +135,54 @@ def _check_certified_inputs(y_true, y_pred, radius, sample_weight):
         raise ValueError(
             "Found empty input: certified accuracy needs at least one sample."
         )
-    is_float = radius.dtype.kind == "f"
-    if radius.dtype.kind not in "iuf" or (
-        is_float and not np.all(np.isfinite(radius) & (radius == np.round(radius)))
-    ):
-        example = f" with values such as {radius[:3].tolist()}" if is_float else ""
-        raise ValueError(
-            "radius must hold finite whole numbers (a count of coordinates), "
-            f"got dtype {radius.dtype}{example}."
-        )
-    radius = radius.astype(np.int64)
+    _check_labels(raw_true, raw_pred)
+    radius = _check_radius(radius)
     sample_weight = _check_sample_weight(
         sample_weight, y_true, ensure_non_negative=True
     )
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not np.isfinite(total):
+        # Weights near the float maximum overflow their sum. Scaling by a power
+        # of two is exact, so every ratio of sums stays what it was.
+        _, exponent = np.frexp(sample_weight.max())
+        sample_weight = np.ldexp(sample_weight, -int(exponent))
     return y_true == y_pred, radius, sample_weight
 
 
+def _at_least(radius, threshold):
+    """``radius >= threshold`` exactly, for a Python int ``threshold``."""
+    if radius.dtype == object:
+        return (radius >= threshold).astype(bool)
+    if threshold > _INT64_MAX:
+        return np.zeros(radius.shape, dtype=bool)
+    return radius >= threshold
+
+
 def _curve(correct, radius, sample_weight):
-    """Radii ``0 .. R + 1`` and the certified accuracy at each."""
-    certified = correct & (radius >= 0)
-    top = int(radius[certified].max()) if certified.any() else 0
-    radii = np.arange(top + 2)
-    # Weight certified at exactly r, then a reverse cumulative sum: radius >= r.
-    at = np.bincount(
-        radius[certified], weights=sample_weight[certified], minlength=top + 2
-    )
-    certified_weight = np.cumsum(at[::-1])[::-1]
-    return radii, certified_weight / sample_weight.sum()
+    """The certified accuracy as a step function: ``(radii, accuracies)``.
+
+    Cost in the number of samples, whatever the radii: the steps are the
+    distinct certified radii, found by sorting.
+    """
+    certified = correct & _at_least(radius, 0)
+    if not certified.any():
+        return np.array([0, 1]), np.zeros(2)
+    values, group = np.unique(radius[certified], return_inverse=True)
+    # Weight certified at exactly each distinct radius, then a reverse
+    # cumulative sum: the weight certified at values[k] or more. Adding the
+    # groups in the same order as a dense per-radius sum keeps the result
+    # bit for bit what it was.
+    at = np.bincount(group, weights=sample_weight[certified], minlength=values.size)
+    above = np.cumsum(at[::-1])[::-1]
+    if values.dtype == object and values[-1] < _INT64_MAX:
+        values = values.astype(np.int64)
+    elif values.dtype != object and values[-1] == _INT64_MAX:
+        values = values.astype(object)  # values + 1 must not wrap around
+    # The accuracy is above[0] from radius 0 and drops just past each value.
+    radii = np.concatenate([np.zeros(1, dtype=values.dtype), values + 1])
+    accuracies = np.append(above, 0.0) / sample_weight.sum()
+    return radii, accuracies
 
 
 _INPUT_CONSTRAINTS = {
@@ -90,12 +211,14 @@ def certified_accuracy(y_true, y_pred, radius, r, *, sample_weight=None):
         Predicted labels.
     radius : array-like of shape (n_samples,)
         Certified radius of each prediction, whole numbers (for example from
-        :meth:`BoxNNClassifier.certify`). A negative radius is never
-        certified, not even at ``r = 0``.
+        :meth:`BoxNNClassifier.certify`): integers of any size or whole
+        floats, compared exactly. A negative radius is never certified, not
+        even at ``r = 0``. Infinite and NaN radii are refused: a radius
+        counts coordinates, so it is finite.
     r : float
-        Number of changed coordinates to be robust to, at least 0.
+        Number of changed coordinates to be robust to, at least 0 and finite.
     sample_weight : array-like of shape (n_samples,), default=None
-        Non-negative sample weights.
+        Non-negative sample weights, at least one of them positive.
 
     Returns
     -------
@@ -121,13 +244,21 @@ def certified_accuracy(y_true, y_pred, radius, r, *, sample_weight=None):
     correct, radius, sample_weight = _check_certified_inputs(
         y_true, y_pred, radius, sample_weight
     )
-    certified = correct & (radius >= r)
+    # Radii are whole numbers: radius >= r exactly when radius >= ceil(r), an
+    # integer comparison that holds for radii beyond float64 precision.
+    threshold = int(r) if isinstance(r, numbers.Integral) else math.ceil(r)
+    certified = correct & _at_least(radius, threshold)
     return float(sample_weight[certified].sum() / sample_weight.sum())
 
 
 @validate_params(_INPUT_CONSTRAINTS, prefer_skip_nested_validation=True)
 def certified_accuracy_curve(y_true, y_pred, radius, *, sample_weight=None):
-    """Certified accuracy at every radius from 0 until it reaches zero.
+    """Certified accuracy at every radius, as a step function.
+
+    The accuracy only changes just past a radius some correctly classified
+    sample has, so the curve is given at those points: its size is the number
+    of distinct radii, not the largest radius, and any radius (a count beyond
+    ``2**63``, say) is handled exactly.
 
     Parameters
     ----------
@@ -136,20 +267,28 @@ def certified_accuracy_curve(y_true, y_pred, radius, *, sample_weight=None):
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
     radius : array-like of shape (n_samples,)
-        Certified radius of each prediction, whole numbers; negative means not
-        certified at any radius.
+        Certified radius of each prediction, whole numbers (integers of any
+        size or whole floats); negative means not certified at any radius.
+        Infinite and NaN radii are refused.
     sample_weight : array-like of shape (n_samples,), default=None
-        Non-negative sample weights.
+        Non-negative sample weights, at least one of them positive.
 
     Returns
     -------
-    radii : ndarray of shape (R + 2,), dtype int64
-        ``0, 1, ..., R + 1`` where ``R`` is the largest radius of a correctly
-        classified sample (0 if there is none), so the curve always ends at
-        zero.
-    accuracies : ndarray of shape (R + 2,)
-        ``accuracies[i] == certified_accuracy(y_true, y_pred, radius, radii[i])``,
-        non-increasing.
+    radii : ndarray of shape (n_steps,)
+        Increasing radii where the curve takes a new value: 0, then ``r + 1``
+        for each distinct radius ``r >= 0`` of a correctly classified sample
+        (the first radius at which that sample is no longer certified). The
+        last is ``R + 1`` for the largest such radius ``R``, so the curve ends
+        at zero; ``[0, 1]`` when no sample is certified. dtype int64, or
+        object (Python ints) when ``R + 1`` does not fit in int64.
+    accuracies : ndarray of shape (n_steps,)
+        ``accuracies[i]`` is the certified accuracy at every radius ``r`` with
+        ``radii[i] <= r < radii[i + 1]``, and at every ``r >= radii[-1]`` for
+        the last, which is 0. Non-increasing. The accuracy at any ``r`` is
+        ``accuracies[np.searchsorted(radii, r, side="right") - 1]``, equal to
+        ``certified_accuracy(y_true, y_pred, radius, r)``; draw the curve with
+        ``plt.step(radii, accuracies, where="post")``.
 
     See Also
     --------
@@ -162,9 +301,15 @@ def certified_accuracy_curve(y_true, y_pred, radius, *, sample_weight=None):
     >>> radii, accuracies = certified_accuracy_curve([0, 0, 1, 1], [0, 0, 1, 0],
     ...                                              [0, 3, 5, 9])
     >>> radii
-    array([0, 1, 2, 3, 4, 5, 6])
+    array([0, 1, 4, 6])
     >>> accuracies
-    array([0.75, 0.5 , 0.5 , 0.5 , 0.25, 0.25, 0.  ])
+    array([0.75, 0.5 , 0.25, 0.  ])
+
+    The certified accuracy at radius 3 is that of the step starting at 1:
+
+    >>> import numpy as np
+    >>> float(accuracies[np.searchsorted(radii, 3, side="right") - 1])
+    0.5
     """
     correct, radius, sample_weight = _check_certified_inputs(
         y_true, y_pred, radius, sample_weight
@@ -173,8 +318,15 @@ def certified_accuracy_curve(y_true, y_pred, radius, *, sample_weight=None):
 
 
 def _median_from_curve(radii, accuracies):
+    """Largest radius of the step curve with an accuracy of at least 0.5, or -1."""
     above = np.flatnonzero(accuracies >= 0.5)
-    return int(radii[above[-1]]) if above.size else -1
+    if not above.size:
+        return -1
+    last = above[-1]
+    if last + 1 == len(radii):  # a curve that does not end at zero
+        return int(radii[last])
+    # The step holds until just before the next one starts.
+    return int(radii[last + 1]) - 1
 
 
 @validate_params(_INPUT_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -193,15 +345,17 @@ def median_certified_radius(y_true, y_pred, radius, *, sample_weight=None):
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
     radius : array-like of shape (n_samples,)
-        Certified radius of each prediction, whole numbers.
+        Certified radius of each prediction, whole numbers (integers of any
+        size or whole floats). Infinite and NaN radii are refused.
     sample_weight : array-like of shape (n_samples,), default=None
-        Non-negative sample weights.
+        Non-negative sample weights, at least one of them positive.
 
     Returns
     -------
     median_radius : int
         The largest ``r`` with ``certified_accuracy(..., r) >= 0.5``, or
-        ``-1`` when even the accuracy at radius 0 is below 50%.
+        ``-1`` when even the accuracy at radius 0 is below 50%. A Python int,
+        exact for radii of any size.
 
     See Also
     --------

@@ -11,6 +11,7 @@ from ._metrics import (
     _median_from_curve,
     certified_accuracy_curve,
 )
+from ._validation import check_boxnn
 
 __all__ = ["CertifiedAccuracyDisplay"]
 
@@ -34,10 +35,13 @@ class CertifiedAccuracyDisplay:
     Parameters
     ----------
     radii : ndarray of shape (n_radii,)
-        Increasing radii, usually ``0, 1, 2, ...``.
+        Increasing radii where the step curve takes a new value, as returned
+        by :func:`certified_accuracy_curve`: ``0``, then the radius just past
+        each distinct certified radius. Every radius ``0, 1, 2, ...`` draws
+        the same curve.
     certified_accuracy : ndarray of shape (n_radii,)
-        Certified accuracy at each radius, or the robust accuracy under attack
-        for ``kind='empirical'``.
+        Certified accuracy from each radius until the next, or the robust
+        accuracy under attack for ``kind='empirical'``.
     median_radius : int, default=None
         Largest radius with an accuracy of at least 50% (``-1`` if none),
         marked on the curve; ``None`` marks nothing.
@@ -125,6 +129,9 @@ class CertifiedAccuracyDisplay:
 
         _check_kind(self.kind)
         radii = np.asarray(self.radii)
+        if radii.dtype == object:
+            # Radii beyond int64 come as Python ints; floats draw them alike.
+            radii = radii.astype(np.float64)
         accuracy = np.asarray(self.certified_accuracy)
         if radii.ndim != 1 or radii.shape != accuracy.shape or radii.size == 0:
             raise ValueError(
@@ -160,7 +167,9 @@ class CertifiedAccuracyDisplay:
                 "label": "_nolegend_",
             }
             marker_kw = _validate_style_kwargs(marker_kw, median_kw or {})
-            (self.median_line_,) = ax.plot([median, median], [0, at], **marker_kw)
+            # A radius beyond int64 (a Python int) is drawn as a float.
+            x = median if abs(median) < 2**53 else float(median)
+            (self.median_line_,) = ax.plot([x, x], [0, at], **marker_kw)
 
         # Earlier curves on these axes stay visible and keep their meaning.
         xdata = [line.get_xdata() for line in ax.get_lines()]
@@ -392,6 +401,8 @@ class CertifiedAccuracyDisplay:
         ('empirical', True)
         """
         check_matplotlib_support(f"{cls.__name__}.from_attack")
+        # Before predict: a Pipeline would predict, then fail in the attack.
+        check_boxnn(estimator, what=f"{cls.__name__}.from_attack")
         name = type(estimator).__name__ if name is None else name
         y = column_or_1d(y)
         y_pred = estimator.predict(X)

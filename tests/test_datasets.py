@@ -3,12 +3,13 @@
 import gzip
 import os
 import struct
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sklearn_boxnn.datasets import load_fashion_mnist, load_mnist
+from sklearn_boxnn.datasets import _idx, load_fashion_mnist, load_mnist
 from sklearn_boxnn.datasets._idx import read_idx
 
 ENV_VAR = "SKLEARN_BOXNN_DATA"
@@ -341,6 +342,104 @@ def test_read_idx_rejects_non_idx(tmp_path):
         read_idx(path)
     path.write_bytes(struct.pack(">I", 0x0A01) + struct.pack(">i", 1) + b"x")
     with pytest.raises(ValueError, match="unsupported IDX data type code 0x0A"):
+        read_idx(path)
+
+
+def raw_idx(type_code, dims, data=b""):
+    """IDX bytes with any header: type code, dimensions (int32) and raw data."""
+    header = bytes([0, 0, type_code, len(dims)])
+    return header + struct.pack(f">{len(dims)}i", *dims) + data
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    "dims, claimed",
+    [
+        ((2**31 - 1, 28, 28), r"1683627179248 bytes \(1\.5 TiB\)"),
+        ((100_000, 28, 28), r"78400000 bytes \(74\.8 MiB\)"),
+    ],
+)
+def test_implausible_header_is_refused_before_allocating(
+    tmp_path, compress, dims, claimed
+):
+    data = raw_idx(0x08, dims, bytes(10))
+    path = tmp_path / "images-idx3-ubyte"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            ValueError,
+            match=rf"truncated IDX data: header shape \({dims[0]}, 28, 28\) of "
+            rf"uint8 needs {claimed}, got 10 bytes\. The header claims more data",
+        ):
+            read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Nothing of the claimed size: at most the first read buffer (gzip).
+    assert peak < 4 * 2**20
+
+
+@pytest.mark.parametrize("ndim", [0, 33, 255])
+def test_implausible_number_of_dimensions(tmp_path, ndim):
+    path = tmp_path / "odd"
+    path.write_bytes(raw_idx(0x08, [1] * ndim, b"x"))
+    with pytest.raises(
+        ValueError,
+        match=rf"implausible IDX header: magic number .* claims {ndim} dimensions; "
+        r"IDX data has 1 to 32",
+    ):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("type_code", [0x00, 0x0A, 0x0F, 0xFF])
+def test_unknown_type_codes(tmp_path, type_code):
+    path = tmp_path / "odd"
+    path.write_bytes(raw_idx(type_code, [1], b"x"))
+    with pytest.raises(
+        ValueError, match=rf"unsupported IDX data type code 0x{type_code:02X}"
+    ):
+        read_idx(path)
+
+
+def test_negative_and_zero_dimensions(tmp_path):
+    path = tmp_path / "odd"
+    path.write_bytes(raw_idx(0x08, [-1, 28, 28]))
+    with pytest.raises(ValueError, match=r"negative IDX dimension in \(-1, 28, 28\)"):
+        read_idx(path)
+    # A dimension of zero is an empty array, not an error.
+    path.write_bytes(gzip.compress(raw_idx(0x08, [0, 28, 28])))
+    empty = read_idx(path)
+    assert empty.shape == (0, 28, 28) and empty.dtype == np.uint8
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_data_larger_than_the_first_buffer(tmp_path, monkeypatch, compress):
+    # A small first buffer makes the gzip path grow it several times.
+    monkeypatch.setattr(_idx, "_FIRST_BUFFER_BYTES", 64)
+    values = np.arange(-500, 700, dtype=">i4").reshape(100, 12)
+    data = raw_idx(0x0C, values.shape, values.tobytes())
+    path = tmp_path / "ints"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    out = read_idx(path)
+    assert out.dtype == np.int32 and out.dtype.isnative and out.flags.writeable
+    np.testing.assert_array_equal(out, values)
+    # truncated after the buffer grew
+    path.write_bytes(gzip.compress(data[:-7]) if compress else data[:-7])
+    with pytest.raises(ValueError, match="needs 4800 bytes, got 4793 bytes"):
+        read_idx(path)
+
+
+def test_overlong_gzip_data_is_not_read_to_its_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(_idx, "_REST_LIMIT", 1000)
+    path = tmp_path / "long.gz"
+    path.write_bytes(gzip.compress(raw_idx(0x08, [3], bytes(3 + 50_000))))
+    with pytest.raises(
+        ValueError, match=r"longer than its header says: .*needs 3 bytes, got more than"
+    ):
+        read_idx(path)
+    path.write_bytes(raw_idx(0x08, [3], bytes(3 + 50_000)))  # plain: exact count
+    with pytest.raises(ValueError, match="needs 3 bytes, got 50003 bytes"):
         read_idx(path)
 
 

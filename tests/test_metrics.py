@@ -1,5 +1,7 @@
 """Certified accuracy, its curve, the median certified radius and the scorer."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,9 +34,161 @@ def test_certified_accuracy_by_hand(r, expected):
 
 
 def test_curve_by_hand():
+    # correct radii 0, 1, 3, 3: the accuracy drops at 1, 2 and 4, and stays
+    # 2/6 from 2 through 3
     radii, accuracies = certified_accuracy_curve(Y_TRUE, Y_PRED, RADIUS)
-    np.testing.assert_array_equal(radii, [0, 1, 2, 3, 4])
-    np.testing.assert_allclose(accuracies, [4 / 6, 3 / 6, 2 / 6, 2 / 6, 0])
+    np.testing.assert_array_equal(radii, [0, 1, 2, 4])
+    assert radii.dtype == np.int64
+    np.testing.assert_allclose(accuracies, [4 / 6, 3 / 6, 2 / 6, 0])
+
+
+def dense_curve(correct, radius, weight):
+    """The curve at every radius 0 .. R + 1 (the implementation before issue 10)."""
+    certified = correct & (radius >= 0)
+    top = int(radius[certified].max()) if certified.any() else 0
+    at = np.bincount(radius[certified], weights=weight[certified], minlength=top + 2)
+    return np.arange(top + 2), np.cumsum(at[::-1])[::-1] / weight.sum()
+
+
+def at_every_radius(radii, accuracies, points):
+    """Evaluate the step curve at each of ``points``."""
+    return accuracies[np.searchsorted(radii, points, side="right") - 1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_curve_is_the_dense_curve_compressed(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    correct = rng.random(n) < rng.random()
+    radius = rng.integers(-3, int(rng.integers(1, 60)), n)
+    weight = rng.choice([0.0, 0.5, 1.0, 3.0], n) if seed % 2 else np.ones(n)
+    weight[0] = 1.0  # at least one positive weight
+    y_true = np.zeros(n, dtype=int)
+    y_pred = np.where(correct, 0, 1)
+
+    radii, accuracies = certified_accuracy_curve(
+        y_true, y_pred, radius, sample_weight=weight
+    )
+    dense_radii, dense = dense_curve(correct, radius, weight)
+    # Same first and last radius, the same values bit for bit at every radius.
+    assert radii[0] == 0 and radii[-1] == dense_radii[-1]
+    np.testing.assert_array_equal(accuracies, dense[radii])
+    stepped = at_every_radius(radii, accuracies, dense_radii)
+    np.testing.assert_array_equal(stepped, dense)
+    # One step per distinct certified radius, not one per radius.
+    assert radii.size == max(np.unique(radius[correct & (radius >= 0)]).size + 1, 2)
+    above = np.flatnonzero(dense >= 0.5)
+    median = int(dense_radii[above[-1]]) if above.size else -1
+    assert median_certified_radius(y_true, y_pred, radius, sample_weight=weight) == (
+        median
+    )
+    for r in dense_radii:
+        assert certified_accuracy(
+            y_true, y_pred, radius, r, sample_weight=weight
+        ) == pytest.approx(dense[r], abs=1e-12)
+
+
+BIG = [
+    pytest.param(np.array([10**12, 3]), 10**12, id="1e12-int64"),
+    pytest.param(np.array([2**63 - 1, 3]), 2**63 - 1, id="int64-max"),
+    pytest.param(np.array([2**64 - 1, 3], dtype=np.uint64), 2**64 - 1, id="uint64-max"),
+    pytest.param(np.array([1e20, 3.0]), 10**20, id="1e20-float"),
+    pytest.param(np.array([2.0**63, 3.0]), 2**63, id="2**63-float"),
+    pytest.param([10**30, 3], 10**30, id="1e30-python-int"),
+    pytest.param(np.array([np.float64(1e300), np.int64(3)], dtype=object),
+                 int(1e300), id="1e300-object"),
+]
+
+
+@pytest.mark.parametrize("radius, big", BIG)
+def test_huge_radii_are_exact(radius, big):
+    y = [0, 0]
+    assert certified_accuracy(y, y, radius, r=1) == 1.0
+    assert certified_accuracy(y, y, radius, r=4) == 0.5
+    assert certified_accuracy(y, y, radius, r=big) == 0.5
+    assert certified_accuracy(y, y, radius, r=big + 1) == 0.0
+    assert certified_accuracy(y, y, radius, r=float(big)) == (
+        0.5 if float(big) <= big else 0.0
+    )
+    radii, accuracies = certified_accuracy_curve(y, y, radius)
+    assert radii.tolist() == [0, 4, big + 1]  # Python ints: exact
+    assert radii.dtype == (np.int64 if big + 1 < 2**63 else object)
+    np.testing.assert_array_equal(accuracies, [1.0, 0.5, 0.0])
+    # half the samples are certified up to the big radius
+    assert median_certified_radius(y, y, radius) == big
+    assert median_certified_radius(y, y, radius, sample_weight=[2, 1]) == big
+    assert median_certified_radius(y, y, radius, sample_weight=[1, 2]) == 3
+
+
+def test_certified_accuracy_of_a_float_radius_above_int64():
+    # 1e20 used to wrap around to a negative int64: a wrong 0.0
+    assert certified_accuracy([1], [1], [1e20], r=1) == 1.0
+    # radius 2**53 + 1 is below r = 2**53 + 2, though equal in float64
+    assert certified_accuracy([1], [1], [2**53 + 1], r=2**53 + 2) == 0.0
+    assert certified_accuracy([1], [1], [2**53 + 3], r=float(2**53 + 4)) == 0.0
+    # every negative radius means not certified, however large
+    assert certified_accuracy([1, 1], [1, 1], [-1e30, -(10**40)], r=0) == 0.0
+    radii, accuracies = certified_accuracy_curve([1, 1], [1, 1], [-1e30, 2])
+    np.testing.assert_array_equal(radii, [0, 3])
+    np.testing.assert_array_equal(accuracies, [0.5, 0.0])
+
+
+@pytest.mark.parametrize("top", [10**6, 10**12, 10**30])
+def test_memory_does_not_grow_with_the_radius(top):
+    rng = np.random.default_rng(0)
+    n = 1000
+    y_true = rng.integers(0, 2, n)
+    y_pred = np.where(rng.random(n) < 0.9, y_true, 1 - y_true)
+    radius = rng.integers(-1, 50, n).tolist()
+    radius[0] = top
+    radius = np.array(radius, dtype=object if top >= 2**63 else np.int64)
+    y_true[0] = y_pred[0]
+    weight = rng.random(n)
+
+    tracemalloc.start()
+    try:
+        radii, accuracies = certified_accuracy_curve(
+            y_true, y_pred, radius, sample_weight=weight
+        )
+        median = median_certified_radius(y_true, y_pred, radius)
+        at_top = certified_accuracy(y_true, y_pred, radius, r=top)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A few copies of 1000 samples, nothing in proportion to the radius.
+    assert peak < 2**20
+    assert radii[-1] == top + 1 and radii.size <= 52
+    assert accuracies[-2] == pytest.approx(weight[0] / weight.sum())
+    assert 0 <= median < 50
+    assert at_top == pytest.approx(1 / n)
+
+
+class _FixedModel:
+    """Predicts and certifies fixed arrays, whatever X is."""
+
+    def __init__(self, y_pred, radius):
+        self.y_pred, self.radius = y_pred, radius
+
+    def predict(self, X):
+        return self.y_pred
+
+    def certify(self, X):
+        return self.radius
+
+
+@pytest.mark.parametrize("top", [10**12, 10**30])
+def test_median_scorer_with_huge_radii(top):
+    model = _FixedModel(np.zeros(3, dtype=int), np.array([top, top, 1], dtype=object))
+    X, y = np.zeros((3, 2)), np.zeros(3, dtype=int)
+    tracemalloc.start()
+    try:
+        median = make_certified_scorer(radius="median")(model, X, y)
+        at_top = make_certified_scorer(radius=top)(model, X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    assert median == float(top) and at_top == pytest.approx(2 / 3)
 
 
 def test_median_by_hand():
@@ -99,8 +253,13 @@ def test_curve_matches_pointwise_and_median_definition(data):
         assert certified_accuracy(y_true, y_pred, radius, r, sample_weight=weight) == (
             pytest.approx(expected)
         )
+    # the step curve, read at every radius, is the accuracy there
+    every = np.arange(int(radii[-1]) + 3)
+    brute = [weight[correct & (radius >= r)].sum() / weight.sum() for r in every]
+    stepped = at_every_radius(radii, accuracies, every)
+    np.testing.assert_allclose(stepped, brute, atol=1e-12)
     median = median_certified_radius(y_true, y_pred, radius, sample_weight=weight)
-    ok = [r for r, acc in zip(radii, accuracies) if acc >= 0.5]
+    ok = [r for r, acc in zip(every, stepped) if acc >= 0.5]
     assert median == (max(ok) if ok else -1)
 
 
@@ -179,9 +338,38 @@ def test_scorer_invalid_parameters(kwargs, match):
         (([0, 1], [0, 1], [1.5, 2], 0), {}, ValueError,
          "radius must hold finite whole numbers"),
         (([0, 1], [0, 1], [np.inf, 2], 0), {}, ValueError,
-         "radius must hold finite whole numbers"),
+         r"radius must hold finite whole numbers .*got values such as \[inf\]"),
+        (([0, 1], [0, 1], [np.nan, 2], 0), {}, ValueError,
+         r"got values such as \[nan\].*max_changes"),
         (([0, 1], [0, 1], ["a", "b"], 0), {}, ValueError,
          "radius must hold finite whole numbers"),
+        (([0, 1], [0, 1], [True, False], 0), {}, ValueError,
+         "got booleans; pass each sample's certified radius"),
+        (([0, 1], [0, 1], np.array([1, True], dtype=object), 0), {}, ValueError,
+         r"got the value True \(bool\)"),
+        (([0, 1], [0, 1], [10**30, np.inf], 0), {}, ValueError,
+         r"got the value inf \(float\)"),
+        (([0, 1], [0, 1], [10**30, 0.5], 0), {}, ValueError,
+         r"got the value 0.5 \(float\)"),
+        (([0, 1], [0, 1], [None, 1], 0), {}, ValueError,
+         r"got the value None \(NoneType\)"),
+        (([0, 1], [0, 1], [1, 2], 0), {"sample_weight": [0, 0]}, ValueError,
+         "Sample weights must contain at least one non-zero number"),
+        (([0, 1], [0, 1], [1, 2], 0), {"sample_weight": [1, np.nan]}, ValueError,
+         "Input sample_weight contains NaN"),
+        (([0, 1], [0, 1], [1, 2], np.inf), {}, InvalidParameterError,
+         "The 'r' parameter of certified_accuracy must be"),
+        (([1, "a"], [1, "a"], [1, 2], 0), {}, ValueError,
+         r"y mixes labels of different kinds: 1 \(number\), 'a' \(str\)"),
+        (([0, 1], [None, 1], [1, 2], 0), {}, ValueError,
+         r"y mixes labels of different kinds: None \(None\), 1 \(number\)"),
+        ((["1", "2"], [1, 2], [1, 2], 0), {}, ValueError,
+         r"y_true and y_pred must be class labels of one kind, all numbers or all "
+         r"strings.*Mix of label input types.*np.asarray\(y, dtype=str\)"),
+        (([None, None], [None, None], [1, 2], 0), {}, ValueError,
+         "not None or continuous values"),
+        (([0.5, 1.5], [0.5, 1.5], [1, 2], 0), {}, ValueError,
+         r"not None or continuous values \(Unknown label type"),
         (([], [], [], 0), {}, ValueError, "Found empty input"),
         (([0, 1], [0, 1], [1, 2], 0), {"sample_weight": [1, -1]}, ValueError,
          "Negative values in data passed to `sample_weight`"),
@@ -201,3 +389,33 @@ def test_curve_and_median_errors():
         certified_accuracy_curve([0], [0], [0.5])
     with pytest.raises(InvalidParameterError, match="The 'radius' parameter of median"):
         median_certified_radius([0], [0], 3)
+
+
+def test_huge_sample_weights_do_not_overflow():
+    # 1e308 + 1e308 overflows to inf: the fraction used to be nan
+    weights = [1e308, 1e308, 1e308]
+    assert certified_accuracy([0, 1, 1], [0, 1, 0], [1, 2, 3], 1,
+                              sample_weight=weights) == pytest.approx(2 / 3)
+    radii, accuracies = certified_accuracy_curve(
+        [0, 1, 1], [0, 1, 0], [1, 2, 3], sample_weight=weights
+    )
+    np.testing.assert_array_equal(radii, [0, 2, 3])
+    np.testing.assert_allclose(accuracies, [2 / 3, 1 / 3, 0])
+    assert median_certified_radius(
+        [0, 1], [0, 1], [1, 5], sample_weight=[1.7e308, 1e308]
+    ) == 1
+    # the weights keep their ratio exactly, tiny ones included
+    assert certified_accuracy([0, 1], [0, 1], [1, 0], 1,
+                              sample_weight=[1e308, 1e308]) == 0.5
+
+
+@pytest.mark.parametrize(
+    "func", [certified_accuracy_curve, median_certified_radius]
+)
+def test_curve_and_median_refuse_what_certified_accuracy_refuses(func):
+    with pytest.raises(ValueError, match="got values such as \\[inf\\]"):
+        func([0, 1], [0, 1], [np.inf, 2])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        func(["a", "b"], [0, 1], [1, 2])
+    with pytest.raises(ValueError, match="Found empty input"):
+        func([], [], [])

@@ -1,5 +1,7 @@
 """CertifiedAccuracyDisplay, drawn with matplotlib's Agg backend."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -93,6 +95,60 @@ def test_from_predictions():
     assert empirical.ax_.get_ylabel() == "robust accuracy under attack"
 
 
+def step_values(display, points):
+    """The display's step curve read at each of ``points``."""
+    index = np.searchsorted(display.radii, points, side="right") - 1
+    return np.asarray(display.certified_accuracy)[index]
+
+
+def test_from_predictions_draws_the_dense_step_curve():
+    # Drawing the compressed curve gives the same steps as one point per radius.
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 50)
+    y_pred = np.where(rng.random(50) < 0.8, y_true, 1 - y_true)
+    radius = rng.integers(-1, 40, 50)
+    display = CertifiedAccuracyDisplay.from_predictions(y_true, y_pred, radius)
+    correct = (y_true == y_pred) & (radius >= 0)
+    every = np.arange(radius[correct].max() + 2)
+    dense = [np.mean(correct & (radius >= r)) for r in every]
+    np.testing.assert_allclose(step_values(display, every), dense)
+    np.testing.assert_array_equal(display.line_.get_xdata(), display.radii)
+    assert display.line_.get_drawstyle() == "steps-post"
+    assert display.ax_.get_xlim() == (0, every[-1])
+    assert display.radii.size < every.size
+    at_median = step_values(display, [display.median_radius])[0]
+    np.testing.assert_allclose(display.median_line_.get_ydata(), [0, at_median])
+
+
+@pytest.mark.parametrize("top", [10**12, 10**30])
+def test_from_predictions_with_huge_radii(top):
+    radius = np.array([top, top, 3, -1], dtype=object if top >= 2**63 else np.int64)
+    y = [0, 0, 0, 0]
+    tracemalloc.start()
+    try:
+        display = CertifiedAccuracyDisplay.from_predictions(y, y, radius, name="big")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # matplotlib's figure, nothing in proportion to top
+    assert display.radii.tolist() == [0, 4, top + 1]
+    np.testing.assert_array_equal(display.certified_accuracy, [0.75, 0.5, 0.0])
+    assert display.median_radius == top
+    assert display.line_.get_label() == f"big (certified, median radius {top})"
+    assert display.ax_.get_xlim() == (0, float(top + 1))
+    np.testing.assert_array_equal(display.median_line_.get_xdata(), [float(top)] * 2)
+
+
+def test_from_attack_needs_a_box_model(digits_model):
+    clf, X, y = digits_model
+    pipe = make_pipeline(MinMaxScaler(), clone(clf)).fit(X, y)
+    with pytest.raises(
+        TypeError, match=r"CertifiedAccuracyDisplay.from_attack needs a fitted "
+        r"nearest-box classifier.*Pipeline lacks"
+    ):
+        CertifiedAccuracyDisplay.from_attack(pipe, X, y)
+
+
 def test_from_estimator_and_pipeline(digits_model):
     clf, X, y = digits_model
     display = CertifiedAccuracyDisplay.from_estimator(clf, X, y)
@@ -130,10 +186,11 @@ def test_several_curves_on_one_axes(digits_model):
     # the x axis fits the longest curve
     longest = max(d.radii[-1] for d in (certified, attacked, other))
     assert ax.get_xlim() == (0, longest)
-    # the attack is an upper bound, the certificate a lower bound
-    n = min(certified.radii.size, attacked.radii.size)
-    upper, lower = attacked.certified_accuracy, certified.certified_accuracy
-    assert np.all(upper[:n] >= lower[:n] - 1e-12)
+    # the attack is an upper bound, the certificate a lower bound, at every radius
+    every = np.arange(longest + 2)
+    upper = step_values(attacked, every)
+    lower = step_values(certified, every)
+    assert np.all(upper >= lower - 1e-12)
     assert upper[0] == pytest.approx(lower[0])
 
 

@@ -1,7 +1,9 @@
 """Reader for the IDX binary format used by MNIST and Fashion-MNIST."""
 
 import gzip
+import math
 import os
+import stat
 import zlib
 
 import numpy as np
@@ -17,6 +19,18 @@ _IDX_DTYPES = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+# MNIST files have 1 or 3 dimensions; NumPy 1 allows at most 32.
+_MAX_NDIM = 32
+
+# Where the data size cannot be checked before reading (gzip: the trailer
+# only holds the size mod 2**32), the buffer starts at this many bytes and
+# doubles as data arrives, so it never holds more than twice what was read:
+# a header that claims terabytes costs what the file holds, not what it claims.
+_FIRST_BUFFER_BYTES = 2**20
+
+# Data past the end of the array is counted for the error message up to here.
+_REST_LIMIT = 64 * 2**20
 
 
 def _describe_magic(magic):
@@ -49,11 +63,78 @@ def _readinto_exact(f, buffer):
     return total
 
 
+def _count_rest(f, chunk=2**20):
+    """Bytes left in ``f``, read in bounded chunks; stops past ``_REST_LIMIT``.
+
+    Returns ``(count, complete)``: a stream that decompresses without end is
+    not read to its end just to say how long it is.
+    """
+    limit = _REST_LIMIT
+    total = 0
+    while total <= limit:
+        n = len(f.read(chunk))
+        if not n:
+            return total, True
+        total += n
+    return total, False
+
+
+def _size(n_bytes):
+    """``'5488 bytes'``, ``'47040000 bytes (44.9 MiB)'``."""
+    for unit, name in ((4, "TiB"), (3, "GiB"), (2, "MiB")):
+        if n_bytes >= 1024**unit:
+            return f"{n_bytes} bytes ({n_bytes / 1024**unit:.1f} {name})"
+    return f"{n_bytes} bytes"
+
+
+def _check_data_size(path, shape, dtype, expected, got, complete=True):
+    """Raise if the header's ``expected`` byte count differs from ``got``."""
+    if got < expected:
+        raise ValueError(
+            f"{path}: truncated IDX data: header shape {shape} of {dtype.name} "
+            f"needs {_size(expected)}, got {_size(got)}. The header claims more "
+            "data than the file holds: the file is truncated or corrupt."
+        )
+    if got > expected:
+        more = "" if complete else "more than "
+        raise ValueError(
+            f"{path}: IDX data longer than its header says: header shape "
+            f"{shape} of {dtype.name} needs {_size(expected)}, got {more}"
+            f"{_size(got)}."
+        )
+
+
 def _open_idx(path):
-    """Open ``path`` for binary reading, decompressing if it is gzip data."""
+    """Open ``path`` for binary reading, decompressing if it is gzip data.
+
+    Returns the file and its size in bytes where that is the size of the IDX
+    data (an uncompressed regular file), else ``None``.
+    """
     with open(path, "rb") as raw:
         is_gzip = raw.read(2) == _GZIP_MAGIC
-    return gzip.open(path, "rb") if is_gzip else open(path, "rb")
+    if is_gzip:
+        return gzip.open(path, "rb"), None
+    f = open(path, "rb")
+    info = os.fstat(f.fileno())
+    return f, info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _read_data(f, dtype, n_items, first_items):
+    """Read ``n_items`` of ``dtype`` from ``f``; return a 1D array and bytes read.
+
+    The buffer starts with room for ``first_items`` and doubles while data
+    keeps coming, up to ``n_items``: memory follows the data actually read.
+    The array holds ``n_items`` only if the byte count says so.
+    """
+    buffer = np.empty(first_items, dtype=dtype)
+    got = 0
+    while True:
+        got += _readinto_exact(f, memoryview(buffer).cast("B")[got:])
+        if got < buffer.nbytes or buffer.size == n_items:
+            return buffer, got
+        bigger = np.empty(min(n_items, 2 * buffer.size), dtype=dtype)
+        bigger[: buffer.size] = buffer
+        buffer = bigger
 
 
 def read_idx(path, *, expected_magic=None):
@@ -77,15 +158,19 @@ def read_idx(path, *, expected_magic=None):
     Returns
     -------
     array : ndarray of shape given by the header
-        The data, in native byte order. The array is writable and owns its
-        memory.
+        The data, in native byte order. The array is writable and shares its
+        memory with nothing else.
 
     Raises
     ------
     ValueError
         If the magic number is wrong or invalid, the data type code is not
-        supported, or the data is shorter or longer than the header says,
-        or the gzip stream is corrupt.
+        supported, the header claims no dimensions or more than 32, or the
+        data is shorter or longer than the header says, or the gzip stream
+        is corrupt. Where the header claims more data than the file holds,
+        the error comes before anything of the claimed size is allocated:
+        for an uncompressed file from its size, for a gzip file as the
+        decompressed data runs out.
 
     Examples
     --------
@@ -102,7 +187,8 @@ def read_idx(path, *, expected_magic=None):
     """
     path = os.fspath(path)
     try:
-        with _open_idx(path) as f:
+        f, file_size = _open_idx(path)
+        with f:
             magic_bytes = _read_exact(f, 4)
             if len(magic_bytes) < 4:
                 raise ValueError(
@@ -129,6 +215,13 @@ def read_idx(path, *, expected_magic=None):
                     f"supported codes are {known}."
                 )
             dtype = _IDX_DTYPES[type_code]
+            if not 1 <= ndim <= _MAX_NDIM:
+                raise ValueError(
+                    f"{path}: implausible IDX header: magic number "
+                    f"{_describe_magic(magic)} claims {ndim} dimensions; IDX "
+                    f"data has 1 to {_MAX_NDIM} (MNIST: 1 for labels, 3 for "
+                    "images). The file is corrupt or not IDX."
+                )
 
             dims_bytes = _read_exact(f, 4 * ndim)
             if len(dims_bytes) < 4 * ndim:
@@ -139,26 +232,25 @@ def read_idx(path, *, expected_magic=None):
             shape = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">i4"))
             if any(d < 0 for d in shape):
                 raise ValueError(f"{path}: negative IDX dimension in {shape}.")
+            # Python ints: a product of int32 dimensions can overflow int64.
+            n_items = math.prod(shape)
+            expected = n_items * dtype.itemsize
 
-            array = np.empty(shape, dtype=dtype)
-            expected = array.nbytes
-            got = _readinto_exact(f, memoryview(array.reshape(-1)).cast("B"))
-            if got < expected:
-                raise ValueError(
-                    f"{path}: truncated IDX data: header shape {shape} of "
-                    f"{dtype.name} needs {expected} bytes, got {got}."
-                )
-            extra = len(f.read(1))
-            if extra:
-                extra += len(f.read())
-                raise ValueError(
-                    f"{path}: IDX data longer than its header says: header "
-                    f"shape {shape} of {dtype.name} needs {expected} bytes, "
-                    f"got {expected + extra}."
-                )
+            if file_size is not None:
+                # Compare the claim with the file before allocating anything.
+                held = file_size - 4 - 4 * ndim
+                _check_data_size(path, shape, dtype, expected, held)
+                first_items = n_items
+            else:
+                first_items = min(n_items, _FIRST_BUFFER_BYTES // dtype.itemsize)
+            data, got = _read_data(f, dtype, n_items, first_items)
+            _check_data_size(path, shape, dtype, expected, got)
+            extra, complete = _count_rest(f)
+            _check_data_size(path, shape, dtype, expected, expected + extra, complete)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ValueError(f"{path}: corrupt or truncated gzip stream: {exc}") from exc
 
+    array = data.reshape(shape)
     if not dtype.isnative and dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))
     return array
