@@ -8,8 +8,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._certify import certified_radius, margin_radius
 from ._distances import class_distances, l0_distances
@@ -49,11 +50,15 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_boxes : int or 'auto', default='auto'
-        Total number of boxes. They are spread over the classes in proportion
-        to the class frequencies, at least one per class, and start around
-        training points drawn without replacement within each class.
-        ``'auto'`` means ``min(500, n_samples)``.
+    n_boxes : int, dict or 'auto', default='auto'
+        Number of boxes. An int is the total, spread over the classes in
+        proportion to their total weight (their frequency without
+        ``sample_weight`` and ``class_weight``; ``class_weight='balanced'``
+        spreads them evenly), at least one per class and never more than the
+        class has samples of positive weight. A dict ``{label: count}`` sets
+        the count of every class. ``'auto'`` means ``min(500, n_samples)``
+        in total. Boxes start around training points of positive weight
+        drawn without replacement within each class.
     tau : float, default=1.0
         Temperature of the soft-min (paper eq. 12); larger is closer to the
         hard minimum, ``0`` is the mean.
@@ -130,6 +135,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         :func:`~sklearn_boxnn.l0_distances`). ``None`` means 1 unless in a
         :obj:`joblib.parallel_backend` context; ``-1`` means all processors.
         Training is not affected.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the objective, the validation score and the
+        spread of boxes (see ``n_boxes``): ``{label: weight}``, or
+        ``'balanced'`` for ``n_samples / (n_classes * count)`` as in
+        scikit-learn's linear models. Multiplies ``sample_weight``.
     temperature : float, default=1.0
         Temperature of :meth:`predict_proba`, a softmax over minus the
         per-class distances: ``p_k = exp(-d_k / temperature) / sum_j
@@ -186,7 +196,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_boxes": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_boxes": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            dict,
+        ],
         "tau": [Interval(numbers.Real, 0, None, closed="left")],
         "clip": [Interval(numbers.Real, 0, None, closed="neither")],
         "floor": [Interval(numbers.Real, None, None, closed="neither"), None],
@@ -206,6 +220,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_jobs": [None, numbers.Integral],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
     }
 
@@ -232,6 +247,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         n_jobs=None,
+        class_weight=None,
         temperature=1.0,
     ):
         self.n_boxes = n_boxes
@@ -254,10 +270,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.class_weight = class_weight
         self.temperature = temperature
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Learn the boxes from training data.
 
         The fit is atomic: if it fails or is interrupted (an error, a
@@ -272,6 +289,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Target labels, hashable values of one kind (numbers or strings);
             at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample's term in the objective and in
+            the validation score (with ``validation_fraction``); multiplied
+            by ``class_weight``. Boxes start only around samples of positive
+            weight. ``None`` weighs every sample 1.
 
         Returns
         -------
@@ -282,14 +304,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         # everything else is assigned together at the end of _fit.
         previous_state = dict(self.__dict__)
         try:
-            self._fit(X, y)
+            self._fit(X, y, sample_weight)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
             raise
         return self
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight):
         check_not_masked(X)
         check_label_types(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
@@ -303,6 +325,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             )
         feature_range = check_feature_range(self.feature_range)
         self._check_training_inputs(X, feature_range)
+        weight = self._training_weights(sample_weight, X, y, classes, y_index)
         # Imported here so that predicting with, pickling or unpickling a
         # model never imports torch.
         from ._training import BoxTrainer, TrainingSettings, resolve_device
@@ -313,12 +336,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         X32 = X.astype(np.float32, copy=False)
         validation = None
         if self.validation_fraction is not None:
-            X32, X_val, y_index, y_val = self._split_validation(X32, y_index, random_state)
-            validation = (X_val, y_val)
-        n_boxes = self._check_n_boxes(X32.shape[0], classes.size)
-        box_class = _allocate_boxes(y_index, classes.size, n_boxes)
-        seeds = _draw_seed_points(y_index, box_class, random_state)
-        domain = _training_domain(X32, feature_range)
+            X32, y_index, weight, validation = self._split_validation(
+                X32, y_index, weight, random_state
+            )
+        starts = _starting_points(X32, y_index, weight)
+        box_class = self._allocate_boxes(classes, y_index, weight, starts)
+        seeds = _draw_seed_points(y_index, starts, box_class, random_state)
+        # Samples of zero weight do not count, not even for the data's range.
+        domain = _training_domain(X32 if weight is None else X32[weight > 0], feature_range)
         lower = X32[seeds] - np.float32(self.init_width)
         upper = X32[seeds] + np.float32(self.init_width)
         if self.project_bounds:
@@ -339,6 +364,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             domain=domain,
             validation=validation,
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
+            sample_weight=weight,
         )
         # Corners are kept in float64: every float32 value is exact there, and
         # numpy promotes float32 samples to float64 before comparing.
@@ -389,7 +415,65 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                     "attacker's real domain (None for any value)."
                 )
 
-    def _check_n_boxes(self, n_samples, n_classes):
+    def _training_weights(self, sample_weight, X, y, classes, y_index):
+        """Per-sample weights (sample_weight times class_weight), or None for all ones."""
+        if sample_weight is None and self.class_weight is None:
+            return None
+        weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            if isinstance(self.class_weight, dict):
+                unknown = set(self.class_weight) - set(classes.tolist())
+                if unknown:
+                    raise ValueError(
+                        f"class_weight has labels {sorted(unknown, key=repr)} that are "
+                        f"not in y (classes: {classes.tolist()}); use the labels of y."
+                    )
+            per_class = compute_class_weight(self.class_weight, classes=classes, y=y)
+            weight = weight * per_class[y_index]
+        if not np.all(np.isfinite(weight)) or weight.sum() <= 0:
+            raise ValueError(
+                "sample_weight times class_weight must be finite with a positive "
+                "sum; give some samples a positive weight."
+            )
+        missing = np.setdiff1d(np.arange(classes.size), y_index[weight > 0])
+        if missing.size:
+            raise ValueError(
+                f"classes {classes[missing].tolist()} have no sample of positive "
+                "weight, so no box can start there; give them a positive weight or "
+                "drop them from y."
+            )
+        # Scaled to mean 1, so that the objective keeps its scale (and unit
+        # weights give the unweighted objective exactly).
+        return (weight / weight.mean()).astype(np.float32)
+
+    def _allocate_boxes(self, classes, y_index, weight, starts):
+        """Class index of every box, from n_boxes (int, dict or 'auto')."""
+        n_classes = classes.size
+        capacity = np.bincount(y_index[starts], minlength=n_classes)
+        if isinstance(self.n_boxes, dict):
+            unknown = set(self.n_boxes) - set(classes.tolist())
+            missing = [label for label in classes.tolist() if label not in self.n_boxes]
+            if unknown or missing:
+                raise ValueError(
+                    f"n_boxes as a dict needs a count for every class and no other "
+                    f"label; missing {missing}, unknown {sorted(unknown, key=repr)}."
+                )
+            per_class = np.array([self.n_boxes[label] for label in classes.tolist()])
+            bad = (per_class < 1) | (per_class > capacity) | ~np.array(
+                [isinstance(n, numbers.Integral) for n in per_class.tolist()]
+            )
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"n_boxes[{classes.tolist()[k]!r}]={per_class.tolist()[k]!r} must "
+                    "be a whole number "
+                    f"from 1 to the {capacity[k]} distinct samples of that class (of positive "
+                    "weight) the boxes start around."
+                )
+            return np.repeat(np.arange(n_classes), per_class.astype(int))
+        n_samples = int(capacity.sum())
         n_boxes = min(_DEFAULT_N_BOXES, n_samples) if self.n_boxes == "auto" else self.n_boxes
         if n_boxes > n_samples:
             raise ValueError(
@@ -402,9 +486,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"n_boxes={n_boxes} is smaller than the number of classes "
                 f"({n_classes}); every class needs at least one box."
             )
-        return n_boxes
+        if weight is None:
+            return _spread_boxes(capacity, capacity, n_boxes, fill=True)
+        totals = np.bincount(y_index, weights=weight, minlength=n_classes)
+        # 'auto' gives no class more boxes than its weight asks for, even when
+        # another class has no distinct points left to start them from.
+        return _spread_boxes(totals, capacity, n_boxes, fill=self.n_boxes != "auto")
 
-    def _split_validation(self, X, y_index, random_state):
+    def _split_validation(self, X, y_index, weight, random_state):
         """Stratified split in which every class keeps a training sample.
 
         A class needs a training sample to get a box; a class with a single
@@ -426,10 +515,13 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{X.shape[0]} samples of {counts.size} classes ({exc}); use a "
                 "larger fraction, more data, or validation_fraction=None."
             ) from exc
-        missing = np.setdiff1d(np.arange(counts.size), y_index[train])
+        positive = np.ones(X.shape[0], dtype=bool) if weight is None else weight > 0
+        missing = np.setdiff1d(np.arange(counts.size), y_index[train[positive[train]]])
         if missing.size:
             # Move one validation sample of each missing class to training.
-            moved = np.array([val[np.flatnonzero(y_index[val] == k)[0]] for k in missing])
+            moved = np.array(
+                [val[np.flatnonzero((y_index[val] == k) & positive[val])[0]] for k in missing]
+            )
             train = np.concatenate([train, moved])
             val = np.setdiff1d(val, moved)
         if val.size == 0:
@@ -438,7 +530,8 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"sample once every class keeps a training sample ({X.shape[0]} "
                 "samples); use more data or validation_fraction=None."
             )
-        return X[train], X[val], y_index[train], y_index[val]
+        validation = (X[val], y_index[val], None if weight is None else weight[val])
+        return X[train], y_index[train], None if weight is None else weight[train], validation
 
     def _validate_samples(self, X, what):
         """Validated samples of a fitted model, warned about if outside feature_range."""
@@ -547,27 +640,17 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         method : {'margin', 'pairwise', 'lagrangian', 'exact'}, default='margin'
-            Every method is sound and ``margin <= pairwise <= lagrangian <=
-            exact`` sample by sample (proofs in the user guide):
-
-            - ``'margin'``: the paper's Thm 4.2 bound
-              ``max(0, ceil((d2 - d1) / 2) - 1)``, with ``d1`` the distance to
-              the nearest box and ``d2`` to the nearest box of another label;
-              about the cost of :meth:`predict`, hence the default. On models
-              trained on MNIST and Fashion-MNIST it already equals the tighter
-              methods on almost every sample;
-            - ``'pairwise'``: counts, per coordinate, how much one change can
-              shrink the gap between each other-label box and the nearest
-              own-label boxes, given ``feature_range``; about 5 times the cost
-              of ``predict`` on MNIST-sized models;
-            - ``'lagrangian'``: combines the own-label boxes with weights
-              tuned per sample; tighter on small or untrained models, about
-              10 times the cost of ``predict``;
-            - ``'exact'``: the true radius by mixed-integer programming
-              (:func:`scipy.optimize.milp`), for small models.
+            How the radius is proven; every method is sound and ``margin <=
+            pairwise <= lagrangian <= exact`` sample by sample. ``'margin'``
+            is the paper's Theorem 4.2 and costs about what :meth:`predict`
+            does, hence the default; on models trained on MNIST and
+            Fashion-MNIST it equals the tighter methods on almost every
+            sample. :func:`~sklearn_boxnn.certified_radius` describes each
+            method and its cost; the proofs are in the user guide.
         time_limit : float, default=None
-            Seconds of solver time per sample for ``'exact'``; a sample that
-            runs out keeps the ``'lagrangian'`` radius and a warning says so.
+            Seconds of integer programming per sample for ``'exact'``; ignored
+            by the other methods. What a sample that runs out of time gets is
+            described in :func:`~sklearn_boxnn.certified_radius`.
 
         Returns
         -------
@@ -680,19 +763,23 @@ def _training_domain(X, feature_range):
     return tuple(np.full(X.shape[1], end, dtype=np.float32) for end in feature_range)
 
 
-def _allocate_boxes(y_index, n_classes, n_boxes):
-    """Class index of every box: proportional to class frequency, at least one each.
+def _spread_boxes(totals, capacity, n_boxes, fill):
+    """Class index of every box: in proportion to ``totals``, at least one each.
 
-    Largest-remainder rounding of ``n_boxes * frequency``, never more boxes
-    for a class than it has samples.
+    Largest-remainder rounding of ``n_boxes * totals / totals.sum()``, never
+    more boxes for a class than its ``capacity`` (points to start from). With
+    ``fill``, boxes a full class cannot take go to the others, so that there
+    are ``n_boxes`` in all; without, they are dropped.
     """
-    counts = np.bincount(y_index, minlength=n_classes)
-    share = n_boxes * counts / counts.sum()
+    n_classes = totals.size
+    share = n_boxes * totals / totals.sum()
     per_class = np.maximum(1, np.floor(share).astype(int))
-    per_class = np.minimum(per_class, counts)
+    per_class = np.minimum(per_class, capacity)
     remainder = share - np.floor(share)
+    if not fill:
+        n_boxes = min(n_boxes, int(np.minimum(np.ceil(share), capacity).clip(1).sum()))
     while per_class.sum() < n_boxes:
-        room = per_class < counts
+        room = per_class < capacity
         k = np.flatnonzero(room)[np.argmax(remainder[room])]
         per_class[k] += 1
         remainder[k] -= 1
@@ -702,11 +789,29 @@ def _allocate_boxes(y_index, n_classes, n_boxes):
     return np.repeat(np.arange(n_classes), per_class)
 
 
-def _draw_seed_points(y_index, box_class, random_state):
-    """Training points the boxes start around, drawn without replacement per class."""
+def _starting_points(X, y_index, weight):
+    """Mask of the training points boxes may start around.
+
+    Points of positive weight, and of each (row, label) pair only its first
+    occurrence: boxes started at the same point get the same gradients and
+    stay identical, so a duplicate would only waste a box (and a repeated
+    sample must count as a weight, not as a second box).
+    """
+    rows = np.ascontiguousarray(X).view(np.dtype((np.void, X.shape[1] * X.itemsize)))
+    _, row_id = np.unique(rows.ravel(), return_inverse=True)
+    _, first = np.unique(row_id * (y_index.max() + 1) + y_index, return_index=True)
+    starts = np.zeros(X.shape[0], dtype=bool)
+    starts[first] = True
+    if weight is not None:
+        starts &= weight > 0
+    return starts
+
+
+def _draw_seed_points(y_index, starts, box_class, random_state):
+    """Starting points of the boxes, drawn without replacement within each class."""
     seeds = np.empty(box_class.size, dtype=np.intp)
     for k in np.unique(box_class):
         slots = np.flatnonzero(box_class == k)
-        members = np.flatnonzero(y_index == k)
+        members = np.flatnonzero((y_index == k) & starts)
         seeds[slots] = random_state.choice(members, size=slots.size, replace=False)
     return seeds

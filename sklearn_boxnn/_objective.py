@@ -162,7 +162,7 @@ def soft_min(values, mask, tau):
     return (weights * torch.where(mask, values, torch.zeros_like(values))).sum(dim=1)
 
 
-def margin_objective(distances, y, box_class, *, tau, clip, floor):
+def margin_objective(distances, y, box_class, *, tau, clip, floor, weight=None):
     """Mean clipped soft margin, to be maximised.
 
     The margin of a sample is the soft distance to the nearest box of another
@@ -172,13 +172,19 @@ def margin_objective(distances, y, box_class, *, tau, clip, floor):
     when ``floor`` is not None, floored so that hopeless samples stop pulling
     too. Unlike the paper, misclassified samples keep their sign (no ``-1``
     factor), which would otherwise push their margin to minus infinity.
+    ``weight`` (one per sample, or None) weighs each sample's term.
     """
     own = box_class.unsqueeze(0) == y.unsqueeze(1)
     margin = soft_min(distances, ~own, tau) - soft_min(distances, own, tau)
-    return torch.clamp(margin, min=floor, max=clip).mean()
+    clipped = torch.clamp(margin, min=floor, max=clip)
+    if weight is None:
+        return clipped.mean()
+    return (weight * clipped).mean()
 
 
-def relaxed_margin(x, y, lower, upper, box_class, delta, kernels, *, tau, clip, floor):
+def relaxed_margin(
+    x, y, lower, upper, box_class, delta, kernels, *, tau, clip, floor, weight=None
+):
     """The objective of one minibatch: :func:`margin_objective` of the relaxed distances."""
     D = RelaxedDistance.apply(x, lower, upper, delta, kernels)
-    return margin_objective(D, y, box_class, tau=tau, clip=clip, floor=floor)
+    return margin_objective(D, y, box_class, tau=tau, clip=clip, floor=floor, weight=weight)

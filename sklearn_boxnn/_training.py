@@ -234,11 +234,15 @@ class Progress:
         )
 
 
-def exact_scores(X, y, lower, upper, box_class, n_classes):
-    """Exact accuracy and median certified radius (margin bound) of the boxes."""
+def exact_scores(X, y, lower, upper, box_class, n_classes, sample_weight=None):
+    """Exact (weighted) accuracy and median certified radius (margin bound)."""
+    if sample_weight is not None and not sample_weight.sum() > 0:
+        sample_weight = None  # a subset of zero weights: report it unweighted
     C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
     y_pred = np.argmin(C, axis=1)
-    return float(np.mean(y_pred == y)), median_certified_radius(y, y_pred, margin_radius(C))
+    accuracy = float(np.average(y_pred == y, weights=sample_weight))
+    median = median_certified_radius(y, y_pred, margin_radius(C), sample_weight=sample_weight)
+    return accuracy, median
 
 
 def eager_box_chunk(batch_size, n_boxes, n_features, working_memory):
@@ -294,17 +298,25 @@ class BoxTrainer:
 
     # -- the loop ---------------------------------------------------------
 
-    def fit(self, X, y, lower, upper, box_class, *, n_classes, domain, validation, seed):
+    def fit(
+        self, X, y, lower, upper, box_class, *, n_classes, domain, validation, seed,
+        sample_weight=None,
+    ):
         """Train from the initial corners; return a :class:`TrainingResult`.
 
         ``X`` float32 and ``y`` int64 class indices, ``lower``/``upper``
         float32 initial corners, ``box_class`` int64, ``domain`` a pair of
         per-feature float32 bounds the corners are projected into,
-        ``validation`` ``(X_val, y_val)`` or None, ``seed`` the torch seed of
-        the minibatch order.
+        ``validation`` ``(X_val, y_val, weight_val)`` or None, ``seed`` the
+        torch seed of the minibatch order, ``sample_weight`` float32 weights
+        of mean 1 or None.
         """
         s = self.settings
         self.setup(X, y, lower, upper, box_class, n_classes, domain, validation, seed)
+        self.weight = sample_weight
+        self.weight_t = None if sample_weight is None else torch.as_tensor(
+            sample_weight, device=self.device
+        )
         self.stopping = EarlyStopping(s.n_iter_no_change)
         progress = Progress(s.max_epochs, self.sink)
         initial_accuracy = self.monitored_accuracy()
@@ -444,6 +456,7 @@ class BoxTrainer:
             tau=s.tau,
             clip=s.clip,
             floor=s.floor,
+            weight=None if self.weight_t is None else self.weight_t[idx],
         )
 
     # -- evaluation ---------------------------------------------------------
@@ -455,9 +468,10 @@ class BoxTrainer:
         """Exact accuracy on the monitoring samples (current corners by default)."""
         if lower is None:
             lower, upper = self.corners()
+        weight = None if self.weight is None else self.weight[self.monitor]
         accuracy, _ = exact_scores(
             self.X[self.monitor], self.y[self.monitor], lower, upper,
-            self.box_class, self.n_classes,
+            self.box_class, self.n_classes, weight,
         )
         return accuracy
 
@@ -465,8 +479,9 @@ class BoxTrainer:
         """Exact figures of the epoch's boxes: training accuracy, validation."""
         record = {"train_accuracy": self.monitored_accuracy(lower, upper)}
         if self.validation is not None:
+            X_val, y_val, weight_val = self.validation
             accuracy, median = exact_scores(
-                *self.validation, lower, upper, self.box_class, self.n_classes
+                X_val, y_val, lower, upper, self.box_class, self.n_classes, weight_val
             )
             record.update(val_accuracy=accuracy, val_median_radius=median)
         return record

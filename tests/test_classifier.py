@@ -336,7 +336,7 @@ _FAILURE_POINTS = [
     ("sklearn_boxnn._classifier.BoxNNClassifier._check_training_inputs", ValueError),
     ("sklearn_boxnn._training.resolve_device", ValueError),
     ("sklearn_boxnn._classifier.BoxNNClassifier._split_validation", ValueError),
-    ("sklearn_boxnn._classifier._allocate_boxes", ValueError),
+    ("sklearn_boxnn._classifier.BoxNNClassifier._allocate_boxes", ValueError),
     ("sklearn_boxnn._training.BoxTrainer.setup", RuntimeError),
     ("sklearn_boxnn._training.BoxTrainer.train_step", KeyboardInterrupt),
     ("sklearn_boxnn._training.BoxTrainer.evaluate", MemoryError),
@@ -614,3 +614,109 @@ def test_probabilities_work_in_scikit_learn_tools(digits_model):
         voting="soft",
     ).fit(X, y)
     assert voting.score(X, y) > 0.5
+
+
+# ---------------------------------------------------------------------------
+# Weights and boxes per class (issue 11, item 2)
+# ---------------------------------------------------------------------------
+
+
+def _imbalanced():
+    X, y = _small_digits()
+    rng = np.random.default_rng(0)
+    keep = (y != 3) | (np.cumsum(y == 3) <= 5)
+    return X[keep], y[keep], rng
+
+
+def test_unit_weights_change_nothing():
+    X, y = _small_digits()
+    plain = BoxNNClassifier(n_boxes=20, max_epochs=2, random_state=0).fit(X, y)
+    weighted = BoxNNClassifier(n_boxes=20, max_epochs=2, random_state=0).fit(
+        X, y, sample_weight=np.ones(len(y))
+    )
+    np.testing.assert_array_equal(plain.lower_, weighted.lower_)
+    np.testing.assert_array_equal(plain.upper_, weighted.upper_)
+
+
+def test_boxes_are_spread_by_class_weight():
+    X, y, _ = _imbalanced()
+    counts = np.bincount(y)
+    plain = BoxNNClassifier(n_boxes=60, max_epochs=1, random_state=0).fit(X, y)
+    assert (plain.box_labels_ == 3).sum() == 1  # 5 of 276 samples
+    balanced = BoxNNClassifier(
+        n_boxes=60, max_epochs=1, class_weight="balanced", random_state=0
+    ).fit(X, y)
+    per_class = np.bincount(balanced.box_labels_)
+    assert per_class[3] == counts[3] == 5  # as many as it has samples
+    assert per_class.sum() == 60 and per_class.max() - per_class[per_class != 5].min() <= 1
+
+
+def test_n_boxes_per_class():
+    X, y = _small_digits()
+    n_boxes = {k: k + 1 for k in range(10)}
+    clf = BoxNNClassifier(n_boxes=n_boxes, max_epochs=1, random_state=0).fit(X, y)
+    assert np.bincount(clf.box_labels_).tolist() == list(range(1, 11))
+    with pytest.raises(ValueError, match=r"missing \[9\], unknown \['x'\]"):
+        BoxNNClassifier(n_boxes={**{k: 1 for k in range(9)}, "x": 1}, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"n_boxes\[2\]=0 must be a whole number from 1 to the"):
+        BoxNNClassifier(n_boxes={**n_boxes, 2: 0}, max_epochs=1).fit(X, y)
+
+
+def test_zero_weight_samples_neither_start_boxes_nor_set_the_domain():
+    X, y = _small_digits()
+    weight = np.ones(len(y))
+    weight[::2] = 0
+    X = X.copy()
+    X[0] = 5.0  # far outside the rest, with zero weight
+    clf = BoxNNClassifier(
+        n_boxes=30, max_epochs=1, learning_rate=1e-30, random_state=0
+    ).fit(X, y, sample_weight=weight)
+    assert clf.upper_.max() <= 1.0  # X[0] did not widen the projection domain
+    # with a negligible learning rate, boxes still sit around their seeds
+    centre = (clf.lower_ + clf.upper_) / 2
+    seeds = X[weight > 0]
+    nearest = np.abs(centre[:, None, :] - seeds[None]).max(axis=2).min(axis=1)
+    assert nearest.max() <= 0.1 + 1e-6
+
+
+def test_weights_steer_the_objective():
+    X, y = _small_digits()
+    boxes = {k: 3 for k in range(10)}
+    recall = {}
+    for w in (0.01, 100.0):
+        clf = BoxNNClassifier(
+            n_boxes=boxes, max_epochs=5, class_weight={3: w}, random_state=0
+        ).fit(X, y)
+        recall[w] = np.mean(clf.predict(X[y == 3]) == 3)
+    assert recall[100.0] > recall[0.01]
+
+
+def test_duplicate_points_start_one_box():
+    X, y = _small_digits()
+    X2, y2 = np.vstack([X, X]), np.concatenate([y, y])
+    clf = BoxNNClassifier(n_boxes="auto", max_epochs=1, random_state=0).fit(X2, y2)
+    assert clf.lower_.shape[0] == len(X)
+    with pytest.raises(ValueError, match="n_boxes=400 boxes were requested but only 300"):
+        BoxNNClassifier(n_boxes=400, max_epochs=1).fit(X2, y2)
+
+
+@pytest.mark.parametrize(
+    "sample_weight, class_weight, match",
+    [
+        (-1.0, None, "Negative values in data passed to `sample_weight`"),
+        (0.0, None, "Sample weights must contain at least one non-zero number"),
+        (np.nan, None, "NaN"),
+        (1.0, {"x": 2.0}, r"class_weight has labels \['x'\] that are not in y"),
+        ("zero-3", None, r"classes \[3\] have no sample of positive weight"),
+    ],
+)
+def test_bad_weights(sample_weight, class_weight, match):
+    X, y = _small_digits()
+    if isinstance(sample_weight, str):
+        weight = (y != 3).astype(float)
+    else:
+        weight = np.full(len(y), sample_weight)
+    with pytest.raises(ValueError, match=match):
+        BoxNNClassifier(n_boxes=20, max_epochs=1, class_weight=class_weight).fit(
+            X, y, sample_weight=weight
+        )
