@@ -142,6 +142,11 @@ def _check_certified_inputs(y_true, y_pred, radius, sample_weight):
     )
     with np.errstate(over="ignore"):
         total = sample_weight.sum()
+    if total == 0:  # older scikit-learn accepts all-zero weights
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number; a "
+            "certified accuracy of no weight at all is undefined."
+        )
     if not np.isfinite(total):
         # Weights near the float maximum overflow their sum. Scaling by a power
         # of two is exact, so every ratio of sums stays what it was.

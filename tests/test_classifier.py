@@ -704,7 +704,7 @@ def test_duplicate_points_start_one_box():
     "sample_weight, class_weight, match",
     [
         (-1.0, None, "Negative values in data passed to `sample_weight`"),
-        (0.0, None, "Sample weights must contain at least one non-zero number"),
+        (0.0, None, "(Sample weights must contain at least one non-zero number|positive sum)"),
         (np.nan, None, "NaN"),
         (1.0, {"x": 2.0}, r"class_weight has labels \['x'\] that are not in y"),
         ("zero-3", None, r"classes \[3\] have no sample of positive weight"),
