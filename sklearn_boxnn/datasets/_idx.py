@@ -137,6 +137,75 @@ def _read_data(f, dtype, n_items, first_items):
         buffer = bigger
 
 
+def _read_header(f, path, expected_magic):
+    """Parse the magic number and dimensions; return ``(dtype, shape)``."""
+    magic_bytes = _read_exact(f, 4)
+    if len(magic_bytes) < 4:
+        raise ValueError(
+            f"{path}: truncated IDX header: expected 4 magic bytes, "
+            f"got {len(magic_bytes)}."
+        )
+    magic = int.from_bytes(magic_bytes, "big")
+    if expected_magic is not None and magic != expected_magic:
+        raise ValueError(
+            f"{path}: wrong IDX magic number: expected "
+            f"{_describe_magic(expected_magic)}, found "
+            f"{_describe_magic(magic)}."
+        )
+    if magic_bytes[:2] != b"\x00\x00":
+        raise ValueError(
+            f"{path}: not an IDX file: the magic number "
+            f"{_describe_magic(magic)} must start with two zero bytes."
+        )
+    type_code, ndim = magic_bytes[2], magic_bytes[3]
+    if type_code not in _IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
+        raise ValueError(
+            f"{path}: unsupported IDX data type code 0x{type_code:02X}; "
+            f"supported codes are {known}."
+        )
+    dtype = _IDX_DTYPES[type_code]
+    if not 1 <= ndim <= _MAX_NDIM:
+        raise ValueError(
+            f"{path}: implausible IDX header: magic number "
+            f"{_describe_magic(magic)} claims {ndim} dimensions; IDX "
+            f"data has 1 to {_MAX_NDIM} (MNIST: 1 for labels, 3 for "
+            "images). The file is corrupt or not IDX."
+        )
+
+    dims_bytes = _read_exact(f, 4 * ndim)
+    if len(dims_bytes) < 4 * ndim:
+        raise ValueError(
+            f"{path}: truncated IDX header: expected {4 * ndim} bytes "
+            f"of dimensions, got {len(dims_bytes)}."
+        )
+    shape = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">i4"))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{path}: negative IDX dimension in {shape}.")
+    return dtype, shape
+
+
+def _read_body(f, path, dtype, shape, file_size):
+    """Read the data the header announced, checking its size as it goes."""
+    ndim = len(shape)
+    # Python ints: a product of int32 dimensions can overflow int64.
+    n_items = math.prod(shape)
+    expected = n_items * dtype.itemsize
+
+    if file_size is not None:
+        # Compare the claim with the file before allocating anything.
+        held = file_size - 4 - 4 * ndim
+        _check_data_size(path, shape, dtype, expected, held)
+        first_items = n_items
+    else:
+        first_items = min(n_items, _FIRST_BUFFER_BYTES // dtype.itemsize)
+    data, got = _read_data(f, dtype, n_items, first_items)
+    _check_data_size(path, shape, dtype, expected, got)
+    extra, complete = _count_rest(f)
+    _check_data_size(path, shape, dtype, expected, expected + extra, complete)
+    return data
+
+
 def read_idx(path, *, expected_magic=None):
     """Read an IDX file into a NumPy array.
 
@@ -189,64 +258,8 @@ def read_idx(path, *, expected_magic=None):
     try:
         f, file_size = _open_idx(path)
         with f:
-            magic_bytes = _read_exact(f, 4)
-            if len(magic_bytes) < 4:
-                raise ValueError(
-                    f"{path}: truncated IDX header: expected 4 magic bytes, "
-                    f"got {len(magic_bytes)}."
-                )
-            magic = int.from_bytes(magic_bytes, "big")
-            if expected_magic is not None and magic != expected_magic:
-                raise ValueError(
-                    f"{path}: wrong IDX magic number: expected "
-                    f"{_describe_magic(expected_magic)}, found "
-                    f"{_describe_magic(magic)}."
-                )
-            if magic_bytes[:2] != b"\x00\x00":
-                raise ValueError(
-                    f"{path}: not an IDX file: the magic number "
-                    f"{_describe_magic(magic)} must start with two zero bytes."
-                )
-            type_code, ndim = magic_bytes[2], magic_bytes[3]
-            if type_code not in _IDX_DTYPES:
-                known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
-                raise ValueError(
-                    f"{path}: unsupported IDX data type code 0x{type_code:02X}; "
-                    f"supported codes are {known}."
-                )
-            dtype = _IDX_DTYPES[type_code]
-            if not 1 <= ndim <= _MAX_NDIM:
-                raise ValueError(
-                    f"{path}: implausible IDX header: magic number "
-                    f"{_describe_magic(magic)} claims {ndim} dimensions; IDX "
-                    f"data has 1 to {_MAX_NDIM} (MNIST: 1 for labels, 3 for "
-                    "images). The file is corrupt or not IDX."
-                )
-
-            dims_bytes = _read_exact(f, 4 * ndim)
-            if len(dims_bytes) < 4 * ndim:
-                raise ValueError(
-                    f"{path}: truncated IDX header: expected {4 * ndim} bytes "
-                    f"of dimensions, got {len(dims_bytes)}."
-                )
-            shape = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">i4"))
-            if any(d < 0 for d in shape):
-                raise ValueError(f"{path}: negative IDX dimension in {shape}.")
-            # Python ints: a product of int32 dimensions can overflow int64.
-            n_items = math.prod(shape)
-            expected = n_items * dtype.itemsize
-
-            if file_size is not None:
-                # Compare the claim with the file before allocating anything.
-                held = file_size - 4 - 4 * ndim
-                _check_data_size(path, shape, dtype, expected, held)
-                first_items = n_items
-            else:
-                first_items = min(n_items, _FIRST_BUFFER_BYTES // dtype.itemsize)
-            data, got = _read_data(f, dtype, n_items, first_items)
-            _check_data_size(path, shape, dtype, expected, got)
-            extra, complete = _count_rest(f)
-            _check_data_size(path, shape, dtype, expected, expected + extra, complete)
+            dtype, shape = _read_header(f, path, expected_magic)
+            data = _read_body(f, path, dtype, shape, file_size)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ValueError(f"{path}: corrupt or truncated gzip stream: {exc}") from exc
 
