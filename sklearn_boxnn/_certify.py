@@ -34,9 +34,21 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 
-from ._distances import _check_boxes, class_distances, l0_distances
+from ._distances import (
+    _check_boxes,
+    _holds_exactly,
+    _round_to,
+    class_distances,
+    l0_distances,
+)
+from ._validation import check_feature_range
 
 __all__ = ["certified_radius", "margin_radius"]
 
@@ -147,21 +159,30 @@ def _outside(v, a, b):
     return np.logical_not(_inside(v, a, b)).astype(np.int8)
 
 
-def _cell_values(lower, upper, lo, hi):
-    """Cut each coordinate's domain at the interval ends; a value per cell.
+def _cell_ends(lower, upper, lo, hi, representable=False):
+    """Cut each coordinate's domain at the interval ends into cells.
 
     ``lower`` and ``upper`` have shape ``(..., n_intervals, n_features)``. The
     ends, clipped to ``[lo, hi]`` and sorted with ``lo`` and ``hi``, cut the
     domain into points (the ends) and open gaps between consecutive ends.
 
+    Parameters
+    ----------
+    lower, upper : ndarray of shape (..., n_intervals, n_features)
+    lo, hi : scalar
+        The domain, of the arrays' dtype; infinite when unbounded.
+    representable : bool, default=False
+        False: a gap is a cell when it holds a real number. True: only when
+        it holds a finite value of the arrays' float dtype, the values an
+        attacker who writes in that dtype can reach (the open gap between two
+        adjacent floats holds none).
+
     Returns
     -------
     ends : ndarray of shape (..., n_ends, n_features)
     valid : bool ndarray of shape (..., n_cells, n_features)
-        Points first, then gaps; False for an infinite point or an empty gap.
-    values : ndarray of shape (..., n_cells, n_features)
-        A value in each valid cell, when the float type has one (a gap
-        between adjacent floats has none; callers check what they build).
+        Points first, then gaps; False for an infinite point or a gap
+        without a value.
     """
     shape = lower.shape[:-2] + (1, lower.shape[-1])
     ends = np.concatenate(
@@ -175,31 +196,30 @@ def _cell_values(lower, upper, lo, hi):
     )
     ends = np.sort(np.clip(ends, lo, hi), axis=-2)
     left, right = ends[..., :-1, :], ends[..., 1:, :]
-    valid = np.concatenate([np.isfinite(ends), left < right], axis=-2)
-    with np.errstate(invalid="ignore"):
-        gap_value = np.where(
-            np.isfinite(left),
-            np.nextafter(left, np.inf),
-            np.where(np.isfinite(right), np.nextafter(right, -np.inf), 0),
-        )
-    return ends, valid, np.concatenate([ends, gap_value.astype(ends.dtype)], axis=-2)
+    if representable:
+        # The gap holds a float iff the first float after ``left`` is below
+        # ``right`` (after the largest float comes +inf, which is no value).
+        with np.errstate(over="ignore"):
+            gaps = np.nextafter(left, right) < right
+    else:
+        gaps = left < right
+    return ends, np.concatenate([np.isfinite(ends), gaps], axis=-2)
 
 
-def _cells(lower, upper, lo, hi):
-    """Membership of every cell of :func:`_cell_values` in every interval.
+def _cells(lower, upper, lo, hi, representable=False):
+    """Membership of every cell of :func:`_cell_ends` in every interval.
 
     All values in a cell lie in the same intervals and every value of the
     domain is in some cell, so the cells give every membership pattern an
     attacker can reach. The membership of a gap comes from its ends, not
-    from its value, so it is right even where the float type has no value
-    inside the gap.
+    from a value in it.
 
     Returns
     -------
     inside : bool ndarray of shape (..., n_intervals, n_cells, n_features)
     valid : bool ndarray of shape (..., n_cells, n_features)
     """
-    ends, valid, _ = _cell_values(lower, upper, lo, hi)
+    ends, valid = _cell_ends(lower, upper, lo, hi, representable)
     left, right = ends[..., None, :-1, :], ends[..., None, 1:, :]
     a = lower[..., :, None, :]
     b = upper[..., :, None, :]
@@ -315,17 +335,20 @@ def _witness(
     n_pairs, n_features = X.shape
     rows = np.arange(n_pairs)
     k = near[rows, k_star]
-    values = np.stack(
-        [
-            np.maximum(lo, lower[o]),
-            np.minimum(hi, upper[o]),
-            np.nextafter(lower[k], -np.inf),
-            np.nextafter(upper[k], np.inf),
-            np.full(X.shape, lo, X.dtype),
-            np.full(X.shape, hi, X.dtype),
-        ],
-        axis=1,
-    )  # (P, 6, n)
+    # Next to the largest float comes an infinity, which is no value to
+    # write: not an overflow, and discarded below.
+    with np.errstate(over="ignore"):
+        values = np.stack(
+            [
+                np.maximum(lo, lower[o]),
+                np.minimum(hi, upper[o]),
+                np.nextafter(lower[k], -np.inf),
+                np.nextafter(upper[k], np.inf),
+                np.full(X.shape, lo, X.dtype),
+                np.full(X.shape, hi, X.dtype),
+            ],
+            axis=1,
+        )  # (P, 6, n)
     valid = np.isfinite(values) & (lo <= values) & (values <= hi)
     idx = np.concatenate([o[:, None], near], axis=1)
     a, b = lower[idx][:, :, None, :], upper[idx][:, :, None, :]
@@ -380,7 +403,9 @@ def _attack_columns(x, a, b, lo, hi):
     not dominated by another move are kept. Returns the coordinate of each
     move and its change of ``out`` for every box, shape ``(n_boxes, n_moves)``.
     """
-    inside, valid = _cells(a, b, lo, hi)  # (m, C, n), (C, n)
+    # Only cells that hold a value of the data's float type: the count is
+    # exact for an attacker who writes in that type.
+    inside, valid = _cells(a, b, lo, hi, representable=True)  # (m, C, n), (C, n)
     good = inside.copy()
     good[1:] = ~inside[1:]
     current = _inside(x, a, b)
@@ -471,6 +496,7 @@ def _fewest_changes_milp(x, a, b, d, lo, hi, max_changes, time_limit):
 
 
 def _prepare(X, lower, upper, box_labels, feature_range):
+    """Validate the inputs; exact distances from the arrays as given."""
     X, lower, upper = _check_boxes(X, lower, upper)
     box_labels = np.asarray(box_labels)
     if box_labels.ndim != 1 or box_labels.shape[0] != lower.shape[0]:
@@ -478,34 +504,58 @@ def _prepare(X, lower, upper, box_labels, feature_range):
             f"box_labels must have shape (n_boxes,) = ({lower.shape[0]},), "
             f"got {box_labels.shape}."
         )
-    classes, box_class = np.unique(box_labels, return_inverse=True)
+    try:
+        classes, box_class = np.unique(box_labels, return_inverse=True)
+    except TypeError as error:  # e.g. None among numbers
+        raise ValueError(
+            "box_labels must be labels that sort, all numbers or all strings; "
+            f"got {sorted({type(v).__name__ for v in box_labels.tolist()})} ({error})."
+        ) from error
     if classes.size < 2:
         raise ValueError(
             "box_labels must hold at least two distinct labels to certify a prediction."
         )
-    # One float type that holds every input exactly (float32 and integers up
-    # to 2**53 widen to float64 without rounding), so that comparing with
-    # the domain's ends and with each other never rounds a bound.
-    dtype = np.result_type(X.dtype, lower.dtype, upper.dtype, np.float64)
-    X, lower, upper = (np.asarray(v, dtype=dtype) for v in (X, lower, upper))
+    feature_range = check_feature_range(feature_range)
+    # l0_distances is exact for every mix of dtypes, so D is the model's
+    # prediction whatever happens to the arrays below.
+    D = l0_distances(X, lower, upper).astype(np.int64)
+    C = class_distances(D, box_class, classes.size).astype(np.int64)
+    return X, lower, upper, box_class, D, C, feature_range
+
+
+def _attack_dtype(X, lower, upper):
+    """The float type an attacker writes in: the data's, float64 for integers."""
+    dtypes = (X.dtype, lower.dtype, upper.dtype)
+    if all(dtype.kind in "biu" for dtype in dtypes):
+        return np.dtype(np.float64)
+    return np.result_type(*dtypes).newbyteorder("=")
+
+
+def _attack_geometry(X, lower, upper, feature_range):
+    """The inputs and the domain in the attacker's float type, or None.
+
+    The tighter certificates compare interval ends with each other, with the
+    domain's ends and with the values written, so every input must be a value
+    of that type. Floats widen to it exactly, and so do integers of
+    magnitude up to ``2**(nmant + 1)`` (2**53 for float64); ``None`` when
+    some integer is beyond. The domain is rounded inwards (its lower end up,
+    its upper end down), which keeps exactly the values of the type inside
+    ``feature_range``; ``lo > hi`` when there are none.
+    """
+    dtype = _attack_dtype(X, lower, upper)
+    limit = 2 ** (np.finfo(dtype).nmant + 1)
+    for arr in (X, lower, upper):
+        if arr.dtype.kind in "iu" and not _holds_exactly(dtype, arr.dtype):
+            if arr.size and not np.all((arr >= -limit) & (arr <= limit)):
+                return None
+    X, lower, upper = (arr.astype(dtype, copy=False) for arr in (X, lower, upper))
     if feature_range is None:
         lo, hi = dtype.type(-np.inf), dtype.type(np.inf)
     else:
-        bounds = np.asarray(feature_range)
-        if (
-            bounds.shape != (2,)
-            or bounds.dtype.kind not in "iuf"
-            or not np.all(np.isfinite(bounds))
-            or not bounds[0] < bounds[1]
-        ):
-            raise ValueError(
-                "feature_range must be None or a pair (min, max) of finite numbers "
-                f"with min < max, got {feature_range!r}."
-            )
-        lo, hi = (dtype.type(v) for v in bounds)
-    D = l0_distances(X, lower, upper).astype(np.int64)
-    C = class_distances(D, box_class, classes.size).astype(np.int64)
-    return X, lower, upper, box_class, D, C, lo, hi
+        ends = np.asarray(feature_range, dtype=np.float64)
+        lo = _round_to(ends[:1], dtype, up=True)[0][0]
+        hi = _round_to(ends[1:], dtype, up=False)[0][0]
+    return X, lower, upper, lo, hi
 
 
 # ---------------------------------------------------------------------------
@@ -726,9 +776,10 @@ class _Search:
 
 @validate_params(
     {
-        "X": ["array-like"],
-        "lower": ["array-like"],
-        "upper": ["array-like"],
+        # Sparse input passes here to get the error that says what to do.
+        "X": ["array-like", "sparse matrix"],
+        "lower": ["array-like", "sparse matrix"],
+        "upper": ["array-like", "sparse matrix"],
         "box_labels": ["array-like"],
         "method": [StrOptions({"margin", "pairwise", "lagrangian", "exact"})],
         "feature_range": ["array-like", None],
@@ -757,14 +808,29 @@ def certified_radius(
     ``feature_range``. The radius is at most ``n_features``, which means
     that no change of any number of coordinates alters the prediction.
 
+    The attacker writes values of the data's float type: the type numpy
+    promotes ``X``, ``lower`` and ``upper`` to (float32 when all three are
+    float32), or float64 when all three hold integers or booleans. The
+    values it may write are the finite values of that type in
+    ``feature_range``. ``'exact'`` is exact for this attacker: where two
+    corners are adjacent floats, the open gap between them holds no value
+    and is no move. The other methods are lower bounds for it, and
+    ``'margin'`` holds for any values at all. The distances, and so the
+    prediction certified, are exact for every mix of dtypes (see
+    :func:`l0_distances`).
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Samples to certify.
+        Samples to certify, dense, of any real dtype.
     lower, upper : array-like of shape (n_boxes, n_features)
         Box corners. ``lower > upper`` on a coordinate is an empty interval,
         which no value is in; an infinite corner leaves the interval
-        unbounded.
+        unbounded. Integers of magnitude above 2**53 (above
+        ``2**(nmant + 1)`` of the attacker's float type), in ``X`` or in the
+        corners, have no exact float value: ``'pairwise'``, ``'lagrangian'``
+        and ``'exact'`` then return the ``'margin'`` radius, computed from
+        the exact distances, with a ``UserWarning``.
     box_labels : array-like of shape (n_boxes,)
         Label of each box, at least two distinct labels. The prediction is
         the label of the nearest box, the first label in sorted order on
@@ -798,8 +864,10 @@ def certified_radius(
           models and for testing.
     feature_range : tuple (min, max) or None, default=None
         The attacker's domain: a changed coordinate takes a value in the
-        closed interval ``[min, max]``. ``None`` means any real value, the
-        safe choice when the inputs are not known to be bounded.
+        closed interval ``[min, max]``. ``None`` means any finite value,
+        the safe choice when the inputs are not known to be bounded. When
+        the interval holds no value of the attacker's float type, nothing
+        can be changed and the radius is ``n_features`` (0 for a tie).
     time_limit : float or None, default=None
         Seconds of integer programming per sample for ``method='exact'``;
         ignored by the other methods. A sample that runs out of time gets a
@@ -811,6 +879,8 @@ def certified_radius(
     Returns
     -------
     radius : ndarray of shape (n_samples,), dtype int64
+        All zeros when there are no features: nothing can change, and every
+        sample is tied at distance 0.
 
     See Also
     --------
@@ -860,11 +930,39 @@ def certified_radius(
     lagrangian [2]
     exact [2]
     """
-    X, lower, upper, box_class, D, C, lo, hi = _prepare(
+    if isinstance(time_limit, (bool, np.bool_)):
+        # validate_params takes a bool for a number of seconds.
+        raise InvalidParameterError(
+            "The 'time_limit' parameter of certified_radius must be a float in the "
+            f"range (0.0, inf) or None. Got {time_limit!r} instead."
+        )
+    X, lower, upper, box_class, D, C, feature_range = _prepare(
         X, lower, upper, box_labels, feature_range
     )
-    if method == "margin" or X.shape[0] == 0:
+    n_samples, n_features = X.shape
+    # Without features nothing can change and every sample is tied: radius 0.
+    if method == "margin" or n_samples == 0 or n_features == 0:
         return margin_radius(C)
+    geometry = _attack_geometry(X, lower, upper, feature_range)
+    if geometry is None:
+        dtype = _attack_dtype(X, lower, upper)
+        warnings.warn(
+            f"certified_radius(method={method!r}) needs every value of X, lower and "
+            f"upper exactly in {dtype}, but some integers are beyond "
+            f"2**{np.finfo(dtype).nmant + 1}; returning the 'margin' radius, which "
+            "is sound for any input but may be smaller. Shift or rescale the "
+            "features to smaller integers to use the tighter methods.",
+            UserWarning,
+            stacklevel=3,  # the caller, past validate_params' wrapper
+        )
+        return margin_radius(C)
+    X, lower, upper, lo, hi = geometry
+    if not lo <= hi:
+        # feature_range holds no value of the attacker's type: no coordinate
+        # can change, so only a sample that is tied already can be flipped.
+        nearest_two = np.sort(C, axis=1)[:, :2]
+        tied = nearest_two[:, 0] == nearest_two[:, 1]
+        return np.where(tied, 0, n_features).astype(np.int64)
     final = {"pairwise": _PAIRWISE, "lagrangian": _LAGRANGIAN, "exact": _EXACT}[method]
     search = _Search(X, lower, upper, box_class, D, C, lo, hi)
     radius = search.run(final, time_limit if method == "exact" else None)

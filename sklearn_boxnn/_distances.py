@@ -15,8 +15,10 @@ in numpy:
 3. Features where every box has the same interval contribute the same amount
    to every box; they are counted per sample, outside the tables.
 
-Everything is exact: the comparisons happen in the dtype numpy itself would
-compare in, and integer counts never round. ``docs/speed.rst`` has the
+Everything is exact: the corners are first rounded to the samples' dtype in
+the direction that changes no comparison with its values (``lower`` up,
+``upper`` down), so all comparisons happen in one dtype without rounding, and
+integer counts never round. ``docs/speed.rst`` has the
 measurements behind these choices.
 """
 
@@ -24,6 +26,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -61,9 +64,22 @@ def _distance_dtype(n_features):
 
 
 def _check_boxes(X, lower, upper):
-    X = np.asarray(X)
-    lower = np.asarray(lower)
-    upper = np.asarray(upper)
+    arrays = {"X": X, "lower": lower, "upper": upper}
+    for name, arr in arrays.items():
+        if sp.issparse(arr):
+            raise TypeError(
+                f"{name} is a scipy sparse {type(arr).__name__}, but l0 distances "
+                f"need dense arrays; convert it with {name}.toarray() first."
+            )
+        # np.asarray drops the mask, and the masked entries would be compared
+        # with whatever values they happen to hold.
+        if np.ma.isMaskedArray(arr) and np.ma.is_masked(arr):
+            raise ValueError(
+                f"{name} is a masked array with {int(np.ma.count_masked(arr))} "
+                "masked values, which have no value to compare; fill them "
+                f"({name}.filled(value)) or drop them first."
+            )
+    X, lower, upper = (np.asarray(arr) for arr in arrays.values())
     if X.ndim != 2:
         raise ValueError(
             f"X must be a 2D array of shape (n_samples, n_features), got {X.ndim}D; "
@@ -90,27 +106,147 @@ def _check_boxes(X, lower, upper):
     return X, lower, upper
 
 
-def _comparison_dtype(X, lower, upper):
-    """The dtype in which the fast path compares, or None to use the reference.
+# ---------------------------------------------------------------------------
+# Exact rounding of the corners to the samples' dtype
+# ---------------------------------------------------------------------------
 
-    The reference compares ``X < lower`` in ``result_type(X, lower)`` and
-    ``X > upper`` in ``result_type(X, upper)``. When these agree, comparing
-    everything in that dtype gives the same answers by construction. When they
-    differ, comparing in the wider common dtype still gives the same answers
-    unless one of the pairwise comparisons rounds a 64-bit integer to float64;
-    that rare case goes to the reference.
+
+def _holds_exactly(dtype, src):
+    """Whether every value of dtype ``src`` is a value of the float ``dtype``."""
+    if src.kind == "b":
+        return True
+    info = np.finfo(dtype)
+    if src.kind in "iu":
+        # Value bits (the sign is not a digit) against the significand's.
+        return np.iinfo(src).bits - (src.kind == "i") <= info.nmant + 1
+    narrow = np.finfo(src)
+    return (
+        narrow.nmant <= info.nmant
+        and narrow.maxexp <= info.maxexp
+        and narrow.minexp >= info.minexp
+    )
+
+
+def _compare_float_int(h, v):
+    """``(h < v, h > v)`` exactly, for integer-valued or infinite floats ``h``.
+
+    ``v`` is an integer array. An integer-valued float inside the range of
+    ``v``'s type converts to it without rounding; outside that range, the
+    range alone decides.
     """
-    low = np.result_type(X.dtype, lower.dtype)
-    high = np.result_type(X.dtype, upper.dtype)
-    if low != high:
-        if any(
-            a.dtype.kind in "iu" and a.dtype.itemsize >= 8 for a in (X, lower, upper)
-        ):
-            return None
-        low = np.result_type(low, high)
-    if low.kind == "b":
+    wide = h.astype(np.result_type(h.dtype, np.float64))
+    info = np.iinfo(v.dtype)
+    # Both ends are 0 or powers of two: exact in every float type from float64 on.
+    low, high = float(info.min), float(info.max + 1)
+    inside = (wide >= low) & (wide < high)
+    as_int = np.where(inside, wide, 0).astype(v.dtype)
+    less = np.where(inside, as_int < v, wide < low)
+    greater = np.where(inside, as_int > v, wide >= high)
+    return less, greater
+
+
+def _round_to_float(values, dtype, up):
+    """Each value rounded up (``up``) or down to a value of the float ``dtype``.
+
+    Exact for every real input dtype; beyond the largest finite value the
+    answer is an infinity, which is a value of ``dtype`` too.
+    """
+    if values.dtype == dtype or _holds_exactly(dtype, values.dtype):
+        return values.astype(dtype, copy=False)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        nearest = values.astype(dtype)
+    if values.dtype.kind == "f":
+        # The float types nest (float16 in float32 in float64 in longdouble),
+        # so ``dtype``, which does not hold ``values``, widens exactly to theirs.
+        back = nearest.astype(values.dtype)
+        wrong = back < values if up else back > values
+    else:
+        # The float nearest to an integer is an integer (or an infinity).
+        less, greater = _compare_float_int(nearest, values)
+        wrong = less if up else greater
+    if wrong.any():
+        with np.errstate(over="ignore"):
+            nearest[wrong] = np.nextafter(
+                nearest[wrong], dtype.type(np.inf if up else -np.inf)
+            )
+    return nearest
+
+
+def _round_to_int(values, dtype, up):
+    """Each value rounded up (``up``) or down to a value of the integer ``dtype``.
+
+    Returns the rounded values and where there is none (a value above the
+    largest integer of ``dtype`` when rounding up, below the smallest when
+    rounding down); those are set to the nearest end of the type.
+    """
+    info = np.iinfo(dtype)
+    if values.dtype.kind == "b":
+        values = values.view(np.uint8)
+    if values.dtype.kind == "f":
+        whole = np.ceil(values) if up else np.floor(values)
+        wide = whole.astype(np.result_type(whole.dtype, np.float64))
+        below = wide < float(info.min)
+        above = wide >= float(info.max + 1)
+        out = np.where(below | above, 0, wide).astype(dtype)
+    else:
+        # NumPy compares integer arrays with out-of-range Python ints exactly.
+        below = values < info.min
+        above = values > info.max
+        out = values.astype(dtype)  # wraps where out of range, set below
+    out[below] = info.min
+    out[above] = info.max
+    return out, (above if up else below)
+
+
+def _round_to(values, dtype, up):
+    """Round ``values`` to ``dtype`` without changing a comparison with its values.
+
+    With ``up``, the least value of ``dtype`` that is >= each value, else the
+    greatest that is <=. A value ``x`` of ``dtype`` is then >= ``v`` exactly
+    when it is >= the rounded-up ``v``, and <= ``v`` exactly when it is <= the
+    rounded-down ``v``, whatever the dtype of ``v``.
+
+    Returns
+    -------
+    rounded : ndarray of dtype ``dtype``
+    missing : bool ndarray or None
+        Where ``dtype`` has no such value (integer ``dtype`` only); ``None``
+        when there is none of them.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return _round_to_float(values, dtype, up), None
+    if values.dtype.kind in "biu" and np.can_cast(values.dtype, dtype, "safe"):
+        return values.astype(dtype, copy=False), None
+    return _round_to_int(values, dtype, up)
+
+
+def _comparison_dtype(X):
+    """The dtype the distances compare in: X's own, native, booleans as uint8."""
+    if X.dtype.kind == "b":
         return np.dtype(np.uint8)
-    return low
+    return X.dtype.newbyteorder("=")
+
+
+def _exact_corners(lower, upper, dtype):
+    """Corners in ``dtype`` that hold the same values of ``dtype`` as the given ones.
+
+    A value ``x`` of ``dtype`` is in ``[a, b]`` exactly when it is in
+    ``[round_up(a), round_down(b)]`` (see :func:`_round_to`), so comparing in
+    ``dtype`` counts exactly whatever the dtypes. NumPy's own promotion does
+    not: it compares ``int64`` with ``float64`` or with ``uint64`` in float64,
+    which rounds above 2**53. An interval that holds no integer of an integer
+    ``dtype`` becomes the empty ``[max, min]``.
+    """
+    a, no_a = _round_to(lower, dtype, up=True)
+    b, no_b = _round_to(upper, dtype, up=False)
+    missing = [m for m in (no_a, no_b) if m is not None and m.any()]
+    if missing:
+        none = np.logical_or.reduce(missing)
+        info = np.iinfo(dtype)
+        a, b = a.copy(), b.copy()
+        a[none], b[none] = info.max, info.min
+    return a, b
 
 
 def _next_up(values):
@@ -120,7 +256,9 @@ def _next_up(values):
     dtype (``+inf``, or the largest integer), where nothing is larger.
     """
     if values.dtype.kind == "f":
-        return np.nextafter(values, values.dtype.type(np.inf))
+        # Above the largest finite value comes +inf: not an overflow here.
+        with np.errstate(over="ignore"):
+            return np.nextafter(values, values.dtype.type(np.inf))
     top = np.iinfo(values.dtype).max
     return np.where(values < top, values + values.dtype.type(1), values)
 
@@ -129,9 +267,9 @@ def _reference_chunk(X, lower, upper, out):
     """Count, for every (sample, box) pair, the coordinates outside the box.
 
     Loops over features so that the temporaries are ``(n_rows, n_boxes)``
-    booleans, never ``(n_rows, n_boxes, n_features)``. NumPy compares mixed
-    dtypes after promoting both sides to a common type, so a float32 box bound
-    is never rounded against a float64 sample (or the reverse).
+    booleans, never ``(n_rows, n_boxes, n_features)``. The corners are in
+    the samples' dtype already (see :func:`_exact_corners`), so no comparison
+    rounds.
     """
     out[...] = 0
     below = np.empty(out.shape, dtype=bool)
@@ -159,12 +297,15 @@ def _l0_distances_reference(X, lower, upper, *, working_memory=None):
     """The straightforward implementation of :func:`l0_distances`.
 
     One vectorised comparison per feature, rows chunked by ``working_memory``.
-    Kept as the definition the fast path is tested and benchmarked against.
+    Kept as the definition the fast path is tested and benchmarked against;
+    like it, it compares with the corners rounded exactly to the samples'
+    dtype.
     """
     X, lower, upper = _check_boxes(X, lower, upper)
     D = np.empty((X.shape[0], lower.shape[0]), dtype=_distance_dtype(X.shape[1]))
     if D.size == 0:
         return D
+    lower, upper = _exact_corners(lower, upper, _comparison_dtype(X))
     return _reference_into(X, lower, upper, D, working_memory)
 
 
@@ -511,11 +652,14 @@ def _fast_row_bytes(n_features, n_boxes, x_itemsize, itemsize, out_itemsize, n_t
 
 
 def _fast_chunk(X, blocks, D, parallel, n_tasks):
-    """Distances of a chunk of samples ``X`` (any real dtype) into ``D``."""
+    """Distances of a chunk of samples ``X`` into ``D``.
+
+    The corners in ``blocks`` are in the comparison dtype of ``X`` (see
+    :func:`_exact_corners`).
+    """
     n_rows = X.shape[0]
     for boxes, lower, upper, varying, constant in blocks:
-        # Features where all boxes agree: one comparison per sample. NumPy
-        # promotes X to the boxes' (comparison) dtype.
+        # Features where all boxes agree: one comparison per sample.
         base = np.full(n_rows, varying.size, dtype=D.dtype)
         for i in range(0, constant.size, _CONSTANT_BLOCK):
             features = constant[i : i + _CONSTANT_BLOCK]
@@ -560,9 +704,10 @@ def _box_blocks(lower, upper):
 
 @validate_params(
     {
-        "X": ["array-like"],
-        "lower": ["array-like"],
-        "upper": ["array-like"],
+        # Sparse input passes here to get the error that says what to do.
+        "X": ["array-like", "sparse matrix"],
+        "lower": ["array-like", "sparse matrix"],
+        "upper": ["array-like", "sparse matrix"],
         "working_memory": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "n_jobs": [None, numbers.Integral],
     },
@@ -582,12 +727,16 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Samples. Any real dtype; values are compared in the dtype numpy
-        promotes the two sides of each comparison to, so a float32 sample is
-        compared with a float64 corner in float64 and nothing is rounded to a
-        narrower type.
+        Samples, dense, of any real dtype (bool, signed or unsigned integers,
+        floats). Every value is compared exactly, as the real number it
+        stands for, whatever the dtypes of ``X`` and of the corners: an
+        ``int64`` sample of 2**53 + 1 is outside a ``float64`` or ``uint64``
+        corner interval ``[2**53, 2**53]``, where numpy's own comparison
+        (in float64) would say inside. Sparse matrices are refused; call
+        ``.toarray()`` first.
     lower, upper : array-like of shape (n_boxes, n_features)
-        Lower and upper corners of the boxes.
+        Lower and upper corners of the boxes, of any real dtype (the two may
+        differ).
     working_memory : float, default=None
         Memory in MiB for the temporaries that grow with the number of
         samples, which are processed in chunks that fit in it; ``None`` uses
@@ -606,7 +755,10 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
 
     Notes
     -----
-    The result is the definition above, bit for bit. Per feature, the box
+    The result is the definition above, bit for bit. The corners are first
+    rounded to the dtype of ``X`` (``lower`` up, ``upper`` down), which
+    changes no comparison with a value of that dtype, so that everything is
+    compared in one dtype without rounding. Per feature, the box
     corners are sorted once; a sample value's position among them selects a
     precomputed row of membership bits (64 boxes to a word), and the rows of
     all features are added with bit-sliced counters. For thousands of samples
@@ -640,12 +792,11 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
     D = np.empty((n_samples, n_boxes), dtype=_distance_dtype(n_features))
     if D.size == 0:
         return D
-    dtype = _comparison_dtype(X, lower, upper)
-    if dtype is None or n_features == 0 or n_samples < _MIN_TABLE_ROWS:
+    dtype = _comparison_dtype(X)
+    lower, upper = _exact_corners(lower, upper, dtype)
+    if n_features == 0 or n_samples < _MIN_TABLE_ROWS:
         return _reference_into(X, lower, upper, D, working_memory)
 
-    lower = lower.astype(dtype, copy=False)
-    upper = upper.astype(dtype, copy=False)
     n_tasks = max(1, min(effective_n_jobs(n_jobs), n_features))
     row_bytes = _fast_row_bytes(
         n_features, n_boxes, X.dtype.itemsize, dtype.itemsize, D.dtype.itemsize, n_tasks
@@ -673,15 +824,22 @@ def class_distances(D, box_class_index, n_classes):
     box_class_index : ndarray of shape (n_boxes,)
         Integer class index in ``range(n_classes)`` of each box.
     n_classes : int
-        Number of classes. A class without boxes gets distance
-        ``np.iinfo(D.dtype).max``, farther than any real box.
+        Number of classes. A class without boxes gets a distance farther
+        than any real box: ``np.iinfo(C.dtype).max``.
 
     Returns
     -------
     C : ndarray of shape (n_samples, n_classes)
-        ``C[s, k] = min(D[s, m] for m with box_class_index[m] == k)``.
+        ``C[s, k] = min(D[s, m] for m with box_class_index[m] == k)``, of
+        ``D``'s dtype, or the next wider one when a class has no box and
+        ``D`` reaches the largest value of its dtype (255 features in uint8),
+        so that the missing class never ties with a real box.
     """
-    C = np.full((D.shape[0], n_classes), np.iinfo(D.dtype).max, dtype=D.dtype)
+    dtype = D.dtype
+    missing = np.bincount(box_class_index, minlength=n_classes)[:n_classes] == 0
+    if missing.any() and D.size and D.max() >= np.iinfo(dtype).max:
+        dtype = np.min_scalar_type(int(np.iinfo(dtype).max) + 1)
+    C = np.full((D.shape[0], n_classes), np.iinfo(dtype).max, dtype=dtype)
     for k in range(n_classes):
         members = np.flatnonzero(box_class_index == k)
         if members.size:

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import config_context
@@ -60,25 +61,57 @@ def brute_prediction(x, lower, upper, labels):
     return classes, per_class.index(min(per_class))
 
 
-def domain_values(lower, upper, feature_range):
-    """Values of the domain in every cell cut by the interval ends."""
+def inward(feature_range, dtype):
+    """The domain's ends in ``dtype``: the least value >= min, the greatest <= max."""
+    dtype = np.dtype(dtype)
+    lo, hi = (dtype.type(v) for v in feature_range)
+    if float(lo) < feature_range[0]:
+        lo = np.nextafter(lo, dtype.type(np.inf))
+    if float(hi) > feature_range[1]:
+        hi = np.nextafter(hi, dtype.type(-np.inf))
+    return lo, hi
+
+
+def domain_values(lower, upper, feature_range, dtype=np.float64):
+    """Values of ``dtype`` (the attacker's) in every cell cut by the interval ends.
+
+    The ends, the values of ``dtype`` just below and above them, the ends of
+    the domain and a value between them (or the largest finite values when
+    there is no domain): every cell that holds a finite value of ``dtype``
+    holds one of these.
+    """
+    dtype = np.dtype(dtype)
     ends = np.concatenate([lower.ravel(), upper.ravel()])
-    ends = ends[np.isfinite(ends)]
-    values = np.concatenate(
-        [ends, np.nextafter(ends, -np.inf), np.nextafter(ends, np.inf)]
-    )
+    ends = ends[np.isfinite(ends)].astype(dtype)
+    with np.errstate(over="ignore"):
+        values = np.concatenate(
+            [
+                ends,
+                np.nextafter(ends, dtype.type(-np.inf)),
+                np.nextafter(ends, dtype.type(np.inf)),
+            ]
+        )
     if feature_range is None:
-        values = np.concatenate([values, [-1e300, 1e300, 0.0]])
+        big = np.finfo(dtype).max
+        values = np.concatenate([values, np.array([-big, big, 0], dtype=dtype)])
     else:
-        lo, hi = feature_range
-        values = np.concatenate([values, [lo, hi, (lo + hi) / 2]])
+        lo, hi = inward(feature_range, dtype)
+        middle = dtype.type(lo / 2 + hi / 2)
+        values = np.concatenate([values, np.array([lo, hi, middle], dtype=dtype)])
         values = values[(lo <= values) & (values <= hi)]
-    return np.unique(values)
+    return np.unique(values[np.isfinite(values)])
 
 
-def candidate_values(x, lower, upper, feature_range):
+def attack_dtype(*arrays):
+    """The float type the attacker writes in (see certified_radius)."""
+    if all(np.asarray(a).dtype.kind in "biu" for a in arrays):
+        return np.dtype(np.float64)
+    return np.result_type(*arrays)
+
+
+def candidate_values(x, lower, upper, feature_range, dtype=np.float64):
     """Per coordinate, one value of each membership pattern other than x's."""
-    values = domain_values(lower, upper, feature_range)
+    values = domain_values(lower, upper, feature_range, dtype)
     per_coordinate = []
     for j in range(x.size):
         pattern = (lower[None, :, j] <= values[:, None]) & (
@@ -91,12 +124,19 @@ def candidate_values(x, lower, upper, feature_range):
     return per_coordinate
 
 
-def fewest_changes(x, lower, upper, labels, feature_range, max_changes):
-    """Fewest changed coordinates that tie or beat the prediction, or None."""
+def fewest_changes(x, lower, upper, labels, feature_range, max_changes, dtype=None):
+    """Fewest changed coordinates that tie or beat the prediction, or None.
+
+    The attacker writes values of ``dtype``, by default the float type
+    numpy promotes ``x`` and the corners to (float64 when all are integers).
+    """
+    if dtype is None:
+        dtype = attack_dtype(x, lower, upper)
     classes, predicted = brute_prediction(x, lower, upper, labels)
     labels = np.asarray(labels)
     own = labels == classes[predicted]
-    candidates = candidate_values(x, lower, upper, feature_range)
+    candidates = candidate_values(x, lower, upper, feature_range, dtype)
+    x = x.astype(dtype)
     for n_changes in range(max_changes + 1):
         for coords in itertools.combinations(range(x.size), n_changes):
             grids = [candidates[j] for j in coords]
@@ -479,6 +519,115 @@ def test_empty_input():
         assert radius.shape == (0,) and radius.dtype == np.int64
 
 
+def test_no_features():
+    # Nothing can change and every sample is tied at distance 0: radius 0.
+    empty = np.zeros((2, 0))
+    for method in METHODS:
+        for domain in (None, (0, 1)):
+            radius = certified_radius(
+                np.zeros((3, 0)), empty, empty, ["a", "b"], method=method,
+                feature_range=domain,
+            )
+            np.testing.assert_array_equal(radius, [0, 0, 0])
+            assert radius.dtype == np.int64
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_exact_counts_only_values_of_the_float_type(dtype):
+    # Over the reals, writing a value strictly between 0.5 and the next float
+    # on the second coordinate leaves both own boxes and enters the other
+    # box: one change ties. No float lies there, so two changes are needed.
+    e = dtype(0.5)
+    e1 = np.nextafter(e, dtype(1))
+    X = np.array([[1, 1]], dtype=dtype)
+    lower = np.array([[e, 0], [0, e], [0, e1]], dtype=dtype)
+    upper = np.array([[1, e], [e1, e1], [1, 1]], dtype=dtype)
+    labels = ["a", "b", "a"]
+    assert fewest_changes(X[0], lower, upper, labels, (0, 1), 2) == 2
+    for domain in (None, (0, 1)):
+        radii = all_radii(X, lower, upper, labels, domain)
+        assert radii["exact"][0] == 1
+        assert radii["margin"] <= radii["pairwise"] <= radii["lagrangian"] <= 1
+
+
+def test_float32_domain_holds_only_float32_values():
+    # feature_range=(0.1, 1) holds no float32 below float32(0.1), which is
+    # above 0.1: no float32 value enters box 'b' and leaves box 'a' at once.
+    tenth = np.float32(0.1)
+    X = np.full((1, 4), 0.5, dtype=np.float32)
+    lower = np.array([[tenth] * 4, [0] * 4], dtype=np.float32)
+    upper = np.array([[1] * 4, [0.25] * 4], dtype=np.float32)
+    expected = {"margin": 1, "pairwise": 3, "lagrangian": 3, "exact": 3}
+    for method, radius in expected.items():
+        got = certified_radius(
+            X, lower, upper, ["a", "b"], method=method, feature_range=(0.1, 1)
+        )
+        assert got[0] == radius, method
+    assert fewest_changes(X[0], lower, upper, ["a", "b"], (0.1, 1), 4) == 4
+    # In float64 the attacker may write 0.1, which is outside box 'a'.
+    assert certified_radius(
+        X.astype(float), lower.astype(float), upper, ["a", "b"], method="exact",
+        feature_range=(0.1, 1),
+    )[0] == 1
+
+
+def test_feature_range_without_a_value_of_the_float_type():
+    # No float16 lies in [0.09998, 0.10003]: nothing can be changed.
+    X = np.array([[2, 2, 2], [5, 2, 2]], dtype=np.float16)  # the second is tied
+    lower = np.array([[2, 2, 2], [0, 2, 2]], dtype=np.float16)
+    upper = np.array([[2, 2, 2], [1, 2, 2]], dtype=np.float16)
+    domain = (0.09998, 0.10003)
+    for method in ("pairwise", "lagrangian", "exact"):
+        radius = certified_radius(
+            X, lower, upper, ["a", "b"], method=method, feature_range=domain
+        )
+        np.testing.assert_array_equal(radius, [3, 0])
+        assert radius.dtype == np.int64
+
+
+def test_large_integers_keep_the_exact_prediction():
+    # 2**53 + 1 rounds to 2**53 in float64, which made both boxes look equally
+    # near; the distances are exact, and the tighter methods, which need
+    # float64 values, fall back to the margin with a warning.
+    X = np.full((1, 3), 2**53 + 1, dtype=np.uint64)
+    lower = np.array([[2**53] * 3, [2**53 + 1] * 3], dtype=np.int64)
+    labels = ["a", "b"]
+    assert certified_radius(X, lower, lower, labels)[0] == 1  # d = 3 and 0
+    for method in ("pairwise", "lagrangian", "exact"):
+        with pytest.warns(UserWarning, match=r"beyond 2\*\*53; returning the 'margin'"):
+            radius = certified_radius(X, lower, lower, labels, method=method)
+        assert radius[0] == 1
+    # Integers float64 holds exactly go the whole way, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = np.array([[2**53 - 1] * 3, [2**53] * 3], dtype=np.int64)
+        X = np.full((1, 3), 2**53, dtype=np.uint64)
+        assert certified_radius(X, small, small, labels, method="exact")[0] == 1
+
+
+def test_no_overflow_warning_at_the_float_maximum():
+    top = np.finfo(np.float64).max
+    lower = np.array([[top, -top, 0], [-top, -top, -top], [0, 0, top]])
+    upper = np.array([[top, top, top], [top, 0, top], [top, top, top]])
+    X = [[top, top, 0.5], [0.5, -top, top]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in METHODS:
+            for domain in (None, (-top, top)):
+                certified_radius(
+                    X, lower, upper, [0, 1, 1], method=method, feature_range=domain
+                )
+
+
+@pytest.mark.parametrize("where", ["X", "lower", "upper"])
+def test_sparse_input_says_to_call_toarray(where):
+    lower, upper, labels = nested()
+    arrays = {"X": np.full((1, 6), 0.5), "lower": lower, "upper": upper}
+    arrays[where] = scipy.sparse.csr_array(arrays[where])
+    with pytest.raises(TypeError, match=rf"{where} is a scipy sparse .*toarray\(\)"):
+        certified_radius(arrays["X"], arrays["lower"], arrays["upper"], labels)
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
@@ -489,6 +638,14 @@ def test_empty_input():
     [
         ({"method": "best"}, InvalidParameterError, "method"),
         ({"time_limit": 0}, InvalidParameterError, "time_limit"),
+        ({"time_limit": -1}, InvalidParameterError, "time_limit"),
+        ({"time_limit": True}, InvalidParameterError, "time_limit"),
+        ({"time_limit": np.nan}, InvalidParameterError, "time_limit"),
+        (
+            {"feature_range": (False, True)},
+            ValueError,
+            r"feature_range must be None or a pair.*not real numbers",
+        ),
         (
             {"feature_range": (1, 0)},
             ValueError,
@@ -529,6 +686,10 @@ def test_invalid_boxes():
         certified_radius([[0.5] * 5], lower, upper, labels)
     with pytest.raises(ValueError, match="X contains NaN"):
         certified_radius([[np.nan] * 6], lower, upper, labels)
+    with pytest.raises(
+        ValueError, match=r"box_labels must be labels that sort.*\['NoneType', 'int'\]"
+    ):
+        certified_radius([[0.5] * 6], lower, upper, [None, 1])
 
 
 if __name__ == "__main__":

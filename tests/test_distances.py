@@ -2,9 +2,11 @@
 
 import tracemalloc
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -21,11 +23,29 @@ from sklearn_boxnn._distances import (
 )
 
 
+def exact_values(a):
+    """The values of ``a`` as Python numbers, which compare exactly.
+
+    Python compares ints with floats exactly (no rounding to float), and
+    float16, float32 and float64 values are Python floats without rounding;
+    wider floats become fractions. numpy's own comparisons would round, e.g.
+    int64 against float64 or uint64 in float64.
+    """
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and np.finfo(a.dtype).nmant > np.finfo(np.float64).nmant:
+        flat = [
+            Fraction(*v.as_integer_ratio()) if np.isfinite(v) else float(v)
+            for v in a.ravel()
+        ]
+        return np.array(flat, dtype=object).reshape(a.shape)
+    return a.astype(object)
+
+
 def brute_force(X, lower, upper):
-    """The definition, with numpy's own promotion for every comparison."""
-    X, lower, upper = np.asarray(X), np.asarray(lower), np.asarray(upper)
+    """The definition, in exact arithmetic."""
+    X, lower, upper = (exact_values(a) for a in (X, lower, upper))
     outside = (X[:, None, :] < lower[None]) | (X[:, None, :] > upper[None])
-    return outside.sum(axis=-1)
+    return outside.sum(axis=-1).astype(np.int64)
 
 
 # Knobs of the fast path, and settings that exercise its corners on small
@@ -126,7 +146,7 @@ def test_mixed_corner_dtypes(knobs):
     assert_exact(X.astype(np.float32), lower, upper.astype(np.float32))
 
 
-def test_float32_samples_are_compared_in_float64(knobs):
+def test_float32_samples_against_float64_corners(knobs):
     # float32(0.1) is above 0.1: rounding the corner to float32 would call it inside.
     x = np.full((80, 2), np.float32(0.1))
     lower = np.array([[0.0, 0.0], [0.1, 0.1]])
@@ -218,14 +238,59 @@ def test_integer_extremes(knobs):
     upper = rng.choice(pool, (70, 5))
     upper[:10] = info.max  # no value above them
     assert_exact(X, lower, upper)
-    # Large integers meet float64 corners; numpy rounds them the same way.
+    # Large integers meet float64 corners, which numpy's comparison would
+    # round them to: compared exactly instead.
     big = np.array([2**53, 2**53 + 1, 2**62 + 1, -(2**60) - 1], dtype=np.int64)
     X = rng.choice(big, (80, 3))
     corners = rng.choice(big.astype(np.float64), (40, 3))
     assert_exact(X, corners, corners + 2.0**40)
-    # Promotions that differ between the two sides go to the reference.
     assert_exact(X, corners, rng.choice(big, (40, 3)))
     assert_exact(X, corners.astype(np.float32), rng.choice(big, (40, 3)))
+    assert_exact(corners, rng.choice(big, (40, 3)), rng.choice(big, (40, 3)))
+
+
+@pytest.mark.parametrize("n_samples", [63, 64, 200])
+@pytest.mark.parametrize(
+    "x_dtype, box_dtype", [(np.uint64, np.int64), (np.int64, np.uint64)]
+)
+def test_uint64_against_int64_above_2_53(n_samples, x_dtype, box_dtype):
+    # result_type(uint64, int64) is float64, where 2**53 + 1 == 2**53: the
+    # fast path (64 rows and more) used to compare there and count 0.
+    X = np.full((n_samples, 2), 2**53 + 1, dtype=x_dtype)
+    X[1::2, 1] = 2**53
+    corner = np.array([[2**53, 2**53], [2**53 + 1, 2**53 + 1]], dtype=box_dtype)
+    D = l0_distances(X, corner, corner)
+    np.testing.assert_array_equal(D[0], [2, 0])
+    np.testing.assert_array_equal(D[1], [1, 1])
+    np.testing.assert_array_equal(D, brute_force(X, corner, corner))
+
+
+def test_int64_against_float64_is_exact():
+    # numpy compares int64 with float64 in float64, on every path; the count
+    # must follow the real numbers.
+    for n_samples in (1, 64):
+        X = np.full((n_samples, 1), 2**53 + 1, dtype=np.int64)
+        corner = np.array([[2.0**53]])
+        np.testing.assert_array_equal(l0_distances(X, corner, corner), 1)
+        np.testing.assert_array_equal(l0_distances(corner, X[:1], X[:1]), [[1]])
+        np.testing.assert_array_equal(
+            l0_distances(X, corner, corner + 2.0), 0
+        )  # 2**53 + 1 is inside [2**53, 2**53 + 2]
+
+
+@pytest.mark.parametrize("n_samples", [5, 70])
+def test_integer_samples_against_fractional_and_infinite_corners(n_samples):
+    X = np.tile(np.arange(-2, 3, dtype=np.int8), (n_samples, 1))
+    lower = np.array([[-0.5] * 5, [0.5] * 5, [-np.inf] * 5, [np.inf] * 5])
+    upper = np.array([[0.5] * 5, [0.7] * 5, [np.inf] * 5, [np.inf] * 5])
+    # {0}, no integer, everything, nothing.
+    np.testing.assert_array_equal(l0_distances(X, lower, upper)[0], [4, 5, 0, 5])
+    # Corners beyond the samples' dtype.
+    lower = np.array([[-1000, -1000], [200, -1000], [-1000, -200]])
+    upper = np.array([[1000, 1000], [1000, 1000], [1000, -129]])
+    np.testing.assert_array_equal(
+        l0_distances(X[:, :2], lower, upper)[0], [0, 1, 1]
+    )
 
 
 def test_float16_and_longdouble(knobs):
@@ -413,6 +478,41 @@ def test_input_errors():
         )
 
 
+@pytest.mark.parametrize("where", ["X", "lower", "upper"])
+@pytest.mark.parametrize("kind", ["csr_matrix", "csr_array"])
+def test_sparse_input_says_to_call_toarray(where, kind):
+    arrays = {"X": np.eye(3), "lower": np.zeros((2, 3)), "upper": np.ones((2, 3))}
+    arrays[where] = getattr(scipy.sparse, kind)(arrays[where])
+    with pytest.raises(TypeError, match=rf"{where} is a scipy sparse .*toarray\(\)"):
+        l0_distances(arrays["X"], arrays["lower"], arrays["upper"])
+
+
+def test_masked_values_are_rejected():
+    X = np.ma.masked_array(np.zeros((3, 2)), mask=[[0, 1], [0, 0], [0, 0]])
+    with pytest.raises(ValueError, match="X is a masked array with 1 masked values"):
+        l0_distances(X, np.zeros((1, 2)), np.ones((1, 2)))
+    # Nothing masked: nothing lost.
+    np.testing.assert_array_equal(
+        l0_distances(np.ma.masked_array(np.zeros((3, 2))), [[0, 0]], [[1, 1]]), 0
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_no_overflow_warning_at_the_float_maximum(knobs, dtype):
+    top = np.finfo(dtype).max
+    X = np.array([[top], [np.inf], [-top], [0]] * 20, dtype=dtype)
+    lower = np.array([[-top], [top], [-np.inf]], dtype=dtype)
+    upper = np.array([[top], [top], [-top]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D = l0_distances(X, lower, upper)
+        np.testing.assert_array_equal(
+            D[:4], [[0, 0, 1], [1, 1, 1], [0, 1, 0], [0, 1, 1]]
+        )
+        # float64 corners beyond the samples' range, rounded to their dtype.
+        assert_exact(X, [[-1e300], [1e300], [-np.inf]], [[1e300], [1e300], [-1e300]])
+
+
 def test_positions_both_ways_equal_searchsorted(monkeypatch):
     rng = np.random.default_rng(14)
     keys = np.sort(rng.choice(EDGE, 200))
@@ -455,6 +555,16 @@ def test_class_distances():
     D = np.array([[3, 1, 2], [0, 5, 5]], dtype=np.uint8)
     C = class_distances(D, np.array([0, 0, 1]), 3)
     np.testing.assert_array_equal(C, [[1, 2, 255], [0, 5, 255]])
+    assert C.dtype == np.uint8
+
+
+def test_class_without_boxes_never_ties_a_real_box():
+    # With 255 features a real distance can be 255, uint8's largest value.
+    D = l0_distances(np.zeros((2, 255)), np.ones((2, 255)), np.ones((2, 255)))
+    assert D.dtype == np.uint8 and np.all(D == 255)
+    C = class_distances(D, np.array([1, 1]), 2)
+    assert np.all(C[:, 0] > C[:, 1])
+    assert np.all(np.argmin(C, axis=1) == 1)
 
 
 def test_classifier_n_jobs_gives_the_same_predictions():
