@@ -49,6 +49,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 
 import sklearn_boxnn
 import sklearn_boxnn._distances as distances
+from sklearn_boxnn._tuning import tuning
 from sklearn_boxnn import BoxNNClassifier, l0_distances
 
 RESULTS = Path(__file__).parent / "results"
@@ -267,12 +268,8 @@ def predict_vs_certify(args, rng, n_samples, n_boxes):
 
     def predict_reference():
         # The estimator with the previous kernel: force the reference path.
-        saved = distances._MIN_TABLE_ROWS
-        distances._MIN_TABLE_ROWS = np.inf
-        try:
+        with tuning(min_table_rows=np.inf):
             clf.set_params(n_jobs=1).predict(base)
-        finally:
-            distances._MIN_TABLE_ROWS = saved
 
     funcs["predict (reference kernel)"] = predict_reference
     best = interleaved(funcs, args.repeats)
@@ -338,16 +335,9 @@ def ablations(args, rng, n_samples, n_boxes):
         position = np.empty(n_samples, dtype=np.intp)
 
         def locate(min_keys, min_changes):
-            saved = distances._SORT_MIN_KEYS, distances._SORT_MIN_CHANGES
-            distances._SORT_MIN_KEYS, distances._SORT_MIN_CHANGES = (
-                min_keys,
-                min_changes,
-            )
-            try:
+            with tuning(sort_min_keys=min_keys, sort_min_changes=min_changes):
                 for k, j in zip(keys, features):
                     distances._positions(k, XT[j], position)
-            finally:
-                distances._SORT_MIN_KEYS, distances._SORT_MIN_CHANGES = saved
 
         best = interleaved(
             {

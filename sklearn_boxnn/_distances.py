@@ -32,30 +32,14 @@ from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ._tuning import get_tuning
+
 __all__ = ["l0_distances"]
 
 # Words of box bits are little-endian whatever the machine, so that viewing
 # them as bytes puts box ``m`` at bit ``m % 8`` of byte ``m // 8``.
 _WORD = np.dtype("<u8")
-# Boxes per block: a feature's table has at most ``2 * _BOX_BLOCK + 2`` rows
-# of ``_BOX_BLOCK / 8`` bytes (256 KiB), small enough to stay in the L2 cache.
-_BOX_BLOCK = 1024
-# Bytes of one bit plane of a row block; a handful of planes is the working
-# set of the adder, sized for the L2 cache.
-_ROW_BLOCK_BYTES = 2**17
-# Bytes of the tables one worker builds at a time (one feature at least).
-_TABLE_BLOCK_BYTES = 2**22
-# Most features whose tables are built at once (bounds the look-up positions).
-_MAX_BLOCK_FEATURES = 64
-# Above this many keys, values of which more than this fraction differ from
-# the previous one are sorted before the search (see _positions).
-_SORT_MIN_KEYS = 64
-_SORT_MIN_CHANGES = 0.7
-# Below this many samples per chunk, building the tables costs more than it
-# saves and the reference loop is used.
-_MIN_TABLE_ROWS = 64
-# Features compared at once for features where every box agrees.
-_CONSTANT_BLOCK = 64
+# The block sizes and thresholds of the kernel are in _tuning.py.
 
 
 def _distance_dtype(n_features):
@@ -566,9 +550,10 @@ def _positions(keys, x, out):
     sorting the values and searching the keys among them is several times
     faster (``docs/speed.rst``).
     """
+    tune = get_tuning()
     if (
-        keys.size > _SORT_MIN_KEYS
-        and np.count_nonzero(x[1:] != x[:-1]) > _SORT_MIN_CHANGES * x.size
+        keys.size > tune.sort_min_keys
+        and np.count_nonzero(x[1:] != x[:-1]) > tune.sort_min_changes * x.size
     ):
         order = np.argsort(x)
         # Keys <= x[order][i] are those with fewer than i + 1 values below them.
@@ -590,7 +575,9 @@ def _count_inside(X, lower, upper, feature_blocks, n_features, out):
     n_boxes = lower.shape[0]
     n_words = -(-n_boxes // 64)
     n_rows = X.shape[0]
-    row_blocks = list(gen_batches(n_rows, max(64, _ROW_BLOCK_BYTES // (8 * n_words))))
+    row_blocks = list(
+        gen_batches(n_rows, max(64, get_tuning().row_block_bytes // (8 * n_words)))
+    )
     n_bits = max(1, int(n_features).bit_length())
     counters = [
         _BitSlicedCounter(rows.stop - rows.start, n_words, n_bits)
@@ -624,8 +611,9 @@ def _count_inside(X, lower, upper, feature_blocks, n_features, out):
 def _split_features(features, n_tasks, n_boxes):
     """Round-robin the features over tasks, each task's features in table blocks."""
     n_words = -(-n_boxes // 64)
-    per_block = max(1, _TABLE_BLOCK_BYTES // ((2 * n_boxes + 2) * n_words * 8))
-    per_block = min(per_block, _MAX_BLOCK_FEATURES)
+    tune = get_tuning()
+    per_block = max(1, tune.table_block_bytes // ((2 * n_boxes + 2) * n_words * 8))
+    per_block = min(per_block, tune.max_block_features)
     tasks = []
     for t in range(n_tasks):
         mine = features[t::n_tasks]
@@ -635,18 +623,19 @@ def _split_features(features, n_tasks, n_boxes):
 
 def _fast_row_bytes(n_features, n_boxes, x_itemsize, itemsize, out_itemsize, n_tasks):
     """Bytes of temporaries per sample of a chunk in the fast path."""
-    block = min(n_boxes, _BOX_BLOCK)
+    tune = get_tuning()
+    block = min(n_boxes, tune.box_block)
     n_words = -(-block // 64)
     n_bits = max(1, int(n_features).bit_length())
     # Bit-sliced counters (planes, carries, scratch), positions, columns.
-    per_task = n_words * 8 * (3 * n_bits + 6) + _MAX_BLOCK_FEATURES * (
+    per_task = n_words * 8 * (3 * n_bits + 6) + tune.max_block_features * (
         8 + x_itemsize + itemsize
     )
     # Counts of the tasks after the first; comparisons of constant features.
     return (
         n_tasks * per_task
         + (n_tasks - 1) * block * out_itemsize
-        + _CONSTANT_BLOCK * (x_itemsize + 2)
+        + tune.constant_block * (x_itemsize + 2)
         + 2 * out_itemsize
     )
 
@@ -661,8 +650,9 @@ def _fast_chunk(X, blocks, D, parallel, n_tasks):
     for boxes, lower, upper, varying, constant in blocks:
         # Features where all boxes agree: one comparison per sample.
         base = np.full(n_rows, varying.size, dtype=D.dtype)
-        for i in range(0, constant.size, _CONSTANT_BLOCK):
-            features = constant[i : i + _CONSTANT_BLOCK]
+        step = get_tuning().constant_block
+        for i in range(0, constant.size, step):
+            features = constant[i : i + step]
             x = X[:, features]
             outside = x < lower[0, features]
             outside |= x > upper[0, features]
@@ -689,7 +679,7 @@ def _fast_chunk(X, blocks, D, parallel, n_tasks):
 def _box_blocks(lower, upper):
     """Blocks of boxes, each with its varying features and those where all agree."""
     n_boxes = lower.shape[0]
-    n_blocks = -(-n_boxes // _BOX_BLOCK)
+    n_blocks = -(-n_boxes // get_tuning().box_block)
     bounds = np.linspace(0, n_boxes, n_blocks + 1).round().astype(int)
     blocks = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
@@ -794,7 +784,7 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
         return D
     dtype = _comparison_dtype(X)
     lower, upper = _exact_corners(lower, upper, dtype)
-    if n_features == 0 or n_samples < _MIN_TABLE_ROWS:
+    if n_features == 0 or n_samples < get_tuning().min_table_rows:
         return _reference_into(X, lower, upper, D, working_memory)
 
     n_tasks = max(1, min(effective_n_jobs(n_jobs), n_features))
@@ -807,7 +797,7 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
     blocks = _box_blocks(lower, upper)
     with Parallel(n_jobs=n_tasks, require="sharedmem") as parallel:
         for rows in gen_batches(n_samples, chunk_n_rows):
-            if rows.stop - rows.start < _MIN_TABLE_ROWS:
+            if rows.stop - rows.start < get_tuning().min_table_rows:
                 _reference_into(X[rows], lower, upper, D[rows], working_memory)
                 continue
             _fast_chunk(X[rows], blocks, D[rows], parallel, n_tasks)

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_boxnn._distances as distances
+from sklearn_boxnn._tuning import tuning
 from sklearn_boxnn import BoxNNClassifier, l0_distances
 from sklearn_boxnn._distances import (
     _BitSlicedCounter,
@@ -52,35 +53,34 @@ def brute_force(X, lower, upper):
 # inputs: tables for a handful of samples, several blocks of boxes (not a
 # multiple of 64), one feature per table block, both ways of locating samples
 # among the keys.
-DEFAULT_KNOBS = {"_MIN_TABLE_ROWS": 1}
+DEFAULT_KNOBS = {"min_table_rows": 1}
 KNOBS = {
     "default": DEFAULT_KNOBS,
     "small-blocks": {
-        "_MIN_TABLE_ROWS": 1,
-        "_BOX_BLOCK": 70,
-        "_TABLE_BLOCK_BYTES": 1,
-        "_ROW_BLOCK_BYTES": 1,
+        "min_table_rows": 1,
+        "box_block": 70,
+        "table_block_bytes": 1,
+        "row_block_bytes": 1,
     },
     "always-sort": {
-        "_MIN_TABLE_ROWS": 1,
-        "_SORT_MIN_KEYS": -1,
-        "_SORT_MIN_CHANGES": -1,
+        "min_table_rows": 1,
+        "sort_min_keys": -1,
+        "sort_min_changes": -1,
     },
-    "never-sort": {"_MIN_TABLE_ROWS": 1, "_SORT_MIN_KEYS": 10**9},
-    "reference": {"_MIN_TABLE_ROWS": 10**9},
+    "never-sort": {"min_table_rows": 1, "sort_min_keys": 10**9},
+    "reference": {"min_table_rows": 10**9},
 }
 
 
 @pytest.fixture(params=sorted(KNOBS))
-def knobs(request, monkeypatch):
-    for name, value in KNOBS[request.param].items():
-        monkeypatch.setattr(distances, name, value)
-    return request.param
+def knobs(request):
+    with tuning(**KNOBS[request.param]):
+        yield request.param
 
 
-def set_knobs(monkeypatch, name):
-    for knob, value in KNOBS[name].items():
-        monkeypatch.setattr(distances, knob, value)
+def set_knobs(name):
+    """The kernel's constants of the setting ``name``, as a context manager."""
+    return tuning(**KNOBS[name])
 
 
 def assert_exact(X, lower, upper, **kwargs):
@@ -315,7 +315,7 @@ def test_chunked_equals_unchunked(knobs):
         np.testing.assert_array_equal(D, expected)
 
 
-def test_chunks_use_the_fast_path_with_default_threshold(monkeypatch):
+def test_chunks_use_the_fast_path_with_default_threshold():
     # With the real threshold, chunks of more than _MIN_TABLE_ROWS rows use the
     # tables and a small last chunk the reference.
     rng = np.random.default_rng(9)
@@ -366,11 +366,9 @@ def test_n_jobs(knobs):
         )
 
 
-def test_many_boxes_and_features(monkeypatch):
+def test_many_boxes_and_features():
     # Sizes where blocks of boxes, feature tables and row blocks all split.
     rng = np.random.default_rng(11)
-    monkeypatch.setattr(distances, "_BOX_BLOCK", 200)
-    monkeypatch.setattr(distances, "_ROW_BLOCK_BYTES", 2**9)
     X = rng.integers(0, 6, (400, 70)) / 5.0
     X[rng.random(X.shape) < 0.6] = 0.0  # image-like: mostly zeros
     centres = rng.integers(0, 6, (450, 70)) / 5.0
@@ -379,15 +377,16 @@ def test_many_boxes_and_features(monkeypatch):
     lower[:, :5], upper[:, :5] = 0.0, 1.0  # where all boxes agree
     X32 = X.astype(np.float32)
     expected = brute_force(X32, lower, upper)
-    for n_jobs in (1, 2):
+    random_lower = rng.random((450, 70)) * 0.5  # random boxes, no ties
+    with tuning(box_block=200, row_block_bytes=2**9):
+        for n_jobs in (1, 2):
+            np.testing.assert_array_equal(
+                l0_distances(X32, lower, upper, n_jobs=n_jobs), expected
+            )
         np.testing.assert_array_equal(
-            l0_distances(X32, lower, upper, n_jobs=n_jobs), expected
+            l0_distances(X, random_lower, random_lower + 0.5, n_jobs=2),
+            brute_force(X, random_lower, random_lower + 0.5),
         )
-    lower = rng.random((450, 70)) * 0.5  # random boxes, no ties
-    np.testing.assert_array_equal(
-        l0_distances(X, lower, lower + 0.5, n_jobs=2),
-        brute_force(X, lower, lower + 0.5),
-    )
 
 
 def test_counts_above_255_features():
@@ -513,16 +512,15 @@ def test_no_overflow_warning_at_the_float_maximum(knobs, dtype):
         assert_exact(X, [[-1e300], [1e300], [-np.inf]], [[1e300], [1e300], [-1e300]])
 
 
-def test_positions_both_ways_equal_searchsorted(monkeypatch):
+def test_positions_both_ways_equal_searchsorted():
     rng = np.random.default_rng(14)
     keys = np.sort(rng.choice(EDGE, 200))
     x = rng.choice(np.concatenate([EDGE, keys, np.nextafter(keys, 2)]), 500)
     expected = np.searchsorted(keys, x, side="right")
     for min_keys, min_changes in [(10**9, 0.7), (-1, -1)]:
-        monkeypatch.setattr(distances, "_SORT_MIN_KEYS", min_keys)
-        monkeypatch.setattr(distances, "_SORT_MIN_CHANGES", min_changes)
-        out = np.empty(x.size, dtype=np.intp)
-        np.testing.assert_array_equal(_positions(keys, x, out), expected)
+        with tuning(sort_min_keys=min_keys, sort_min_changes=min_changes):
+            out = np.empty(x.size, dtype=np.intp)
+            np.testing.assert_array_equal(_positions(keys, x, out), expected)
 
 
 def test_bit_transpose_gives_byte_counts():
@@ -615,8 +613,7 @@ def problems(draw):
 )
 def test_property_matches_brute_force(problem, name, n_jobs):
     X, lower, upper = problem
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        set_knobs(monkeypatch, name)
+    with set_knobs(name):
         D = l0_distances(X, lower, upper, n_jobs=n_jobs)
     np.testing.assert_array_equal(D, brute_force(X, lower, upper))
 
@@ -632,7 +629,6 @@ def test_property_matches_brute_force(problem, name, n_jobs):
 )
 def test_property_integers(X, corners):
     lower, upper = corners[:, :3], corners[:, 3:]
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        set_knobs(monkeypatch, "small-blocks")
+    with set_knobs("small-blocks"):
         D = l0_distances(X, lower, upper)
     np.testing.assert_array_equal(D, brute_force(X, lower, upper))

@@ -160,8 +160,7 @@ def every_path(X, lower, upper):
             / 2**20,
         )
     for name in ("small-blocks", "always-sort", "never-sort"):
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            set_knobs(monkeypatch, name)
+        with set_knobs(name):
             out[name] = l0_distances(X, lower, upper)
     return out
 

@@ -1,0 +1,75 @@
+"""Tuning constants of the kernels, in one place, and a way to change them.
+
+They trade time for memory and never change a result (the tests check that
+every setting gives the same answers). Modules read them from
+:func:`get_tuning` when called, so that tests and benchmarks can change them
+for a block of code with :func:`tuning` instead of assigning module globals.
+The defaults were measured on MNIST-sized problems (``docs/speed.rst``).
+"""
+
+import dataclasses
+from contextlib import contextmanager
+
+__all__ = ["Tuning", "get_tuning", "tuning"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """The constants; see each field's comment for what it bounds."""
+
+    # Boxes per block of the l0 kernel: a feature's table has at most
+    # 2 * box_block + 2 rows of box_block / 8 bytes (256 KiB), small enough
+    # to stay in the L2 cache.
+    box_block: int = 1024
+    # Bytes of one bit plane of a row block; a handful of planes is the
+    # working set of the adder, sized for the L2 cache.
+    row_block_bytes: int = 2**17
+    # Bytes of the tables one worker builds at a time (one feature at least).
+    table_block_bytes: int = 2**22
+    # Most features whose tables are built at once (bounds the positions).
+    max_block_features: int = 64
+    # Above this many keys, values of which more than this fraction differ
+    # from the previous one are sorted before the search (_positions).
+    sort_min_keys: float = 64
+    sort_min_changes: float = 0.7
+    # Below this many samples per chunk, building the tables costs more than
+    # it saves and the reference loop is used.
+    min_table_rows: float = 64
+    # Features compared at once where every box agrees.
+    constant_block: int = 64
+
+
+_current = Tuning()
+
+
+def get_tuning():
+    """The constants in force."""
+    return _current
+
+
+@contextmanager
+def tuning(**changes):
+    """Change some constants inside a ``with`` block (tests and benchmarks).
+
+    Not thread-safe: the change is seen by every thread, which is what the
+    kernel's own worker threads need.
+
+    Examples
+    --------
+    >>> from sklearn_boxnn._tuning import get_tuning, tuning
+    >>> with tuning(min_table_rows=1):
+    ...     get_tuning().min_table_rows
+    1
+    >>> get_tuning().min_table_rows
+    64
+    """
+    global _current
+    unknown = set(changes) - {field.name for field in dataclasses.fields(Tuning)}
+    if unknown:
+        raise TypeError(f"unknown tuning constants {sorted(unknown)}")
+    saved = _current
+    _current = dataclasses.replace(_current, **changes)
+    try:
+        yield _current
+    finally:
+        _current = saved
