@@ -49,7 +49,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 
 import sklearn_boxnn
 import sklearn_boxnn._distances as distances
-from sklearn_boxnn._tuning import tuning
+from sklearn_boxnn._tuning import get_tuning, tuning
 from sklearn_boxnn import BoxNNClassifier, l0_distances
 
 RESULTS = Path(__file__).parent / "results"
@@ -344,7 +344,7 @@ def ablations(args, rng, n_samples, n_boxes):
                 "binary search": lambda: locate(np.inf, 0.0),
                 "sort then search": lambda: locate(-1, -1.0),
                 "adaptive (library)": lambda: locate(
-                    distances._SORT_MIN_KEYS, distances._SORT_MIN_CHANGES
+                    get_tuning().sort_min_keys, get_tuning().sort_min_changes
                 ),
             },
             args.repeats,
