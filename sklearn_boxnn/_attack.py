@@ -21,12 +21,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils import Bunch, gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import validate_data
 
-from ._distances import class_distances, l0_distances
+from ._chunking import chunk_slices
+from ._distances import class_distances, l0_distances, nearest_inside_and_outside
 from ._validation import (
     FeatureRangeWarning,
     check_boxnn,
@@ -140,12 +140,11 @@ class _AttackModel:
 def _class_state(model, D, own):
     """Whether another class wins (prediction changed) and whether it ties or wins."""
     C = model.class_distances(D)
-    rows = np.arange(C.shape[0])
     changed = np.argmin(C, axis=1) != own
-    own_distance = C[rows, own]
-    C[rows, own] = np.iinfo(np.int64).max
-    tie = C.min(axis=1) <= own_distance
-    return changed, tie
+    _, own_distance, _, other_distance = nearest_inside_and_outside(
+        C, np.arange(C.shape[1]) == own[:, None]
+    )
+    return changed, other_distance <= own_distance
 
 
 def _candidate_values(target_lower, target_upper, low, high):
@@ -449,8 +448,7 @@ def _attack_chunks(X, model, max_changes, n_targets, progress):
     # nearest own boxes (float64), booleans and float32 of the same shape, and
     # a few integer rows of distances to all boxes.
     row_bytes = 30 * n_own * n_features + 40 * model.n_boxes
-    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=max(n_samples, 1))
-    for rows in gen_batches(n_samples, chunk):
+    for rows in chunk_slices(n_samples, row_bytes):
         D0 = l0_distances(X[rows], model.lower, model.upper)
         X_adv[rows], n_changed[rows], n_changed_tie[rows] = _attack_rows(
             X[rows], D0, model, max_changes, n_targets, progress

@@ -27,7 +27,7 @@ cheapest attack needs, minus one, clipped to ``[0, n_features]``.
 
 import time
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -46,7 +46,9 @@ from ._distances import (
     _holds_exactly,
     _round_to,
     class_distances,
-    l0_distances,
+    class_distances_chunked,
+    l0_distances_chunked,
+    nearest_inside_and_outside,
 )
 from ._validation import check_feature_range
 
@@ -65,7 +67,7 @@ _MARGIN, _PAIRWISE, _LAGRANGIAN, _EXACT = 0, 1, 2, 3
 _NO_CELL = -100
 
 
-def margin_radius(C):
+def margin_radius(C, n_features=None):
     r"""The paper's Thm 4.2 certificate from per-class distances.
 
     With :math:`d_1` the distance to the predicted class (the nearest one,
@@ -83,6 +85,10 @@ def margin_radius(C):
     ----------
     C : ndarray of shape (n_samples, n_classes)
         Distance to the nearest box of each class, at least two classes.
+    n_features : int, default=None
+        If given, radii are clipped to it: a class without boxes (whose
+        distance is a sentinel above any real one) cannot be reached, and no
+        more than ``n_features`` coordinates can change anyway.
 
     Returns
     -------
@@ -97,13 +103,12 @@ def margin_radius(C):
     """
     C = np.asarray(C, dtype=np.int64)
     predicted = np.argmin(C, axis=1)
-    rows = np.arange(C.shape[0])
-    d1 = C[rows, predicted]
-    others = C.copy()
-    others[rows, predicted] = np.iinfo(np.int64).max
-    d2 = others.min(axis=1)
-    gap = d2 - d1
-    return np.maximum(0, (gap + 1) // 2 - 1)
+    _, d1, _, d2 = nearest_inside_and_outside(
+        C, np.arange(C.shape[1]) == predicted[:, None]
+    )
+    # ceil(gap / 2) - 1 == (gap - 1) // 2, without overflow at the sentinel.
+    radius = np.maximum(0, (d2 - d1 - 1) // 2)
+    return radius if n_features is None else np.minimum(radius, n_features)
 
 
 # ---------------------------------------------------------------------------
@@ -496,7 +501,7 @@ def _fewest_changes_milp(x, a, b, d, lo, hi, max_changes, time_limit):
 
 
 def _prepare(X, lower, upper, box_labels, feature_range):
-    """Validate the inputs; exact distances from the arrays as given."""
+    """Validate the inputs; return them with the class index of every box."""
     X, lower, upper = _check_boxes(X, lower, upper)
     box_labels = np.asarray(box_labels)
     if box_labels.ndim != 1 or box_labels.shape[0] != lower.shape[0]:
@@ -515,12 +520,7 @@ def _prepare(X, lower, upper, box_labels, feature_range):
         raise ValueError(
             "box_labels must hold at least two distinct labels to certify a prediction."
         )
-    feature_range = check_feature_range(feature_range)
-    # l0_distances is exact for every mix of dtypes, so D is the model's
-    # prediction whatever happens to the arrays below.
-    D = l0_distances(X, lower, upper).astype(np.int64)
-    C = class_distances(D, box_class, classes.size).astype(np.int64)
-    return X, lower, upper, box_class, D, C, feature_range
+    return X, lower, upper, box_class, classes.size, check_feature_range(feature_range)
 
 
 def _attack_dtype(X, lower, upper):
@@ -769,6 +769,46 @@ class _Search:
         self.final[s] = _LAGRANGIAN
 
 
+def _searched_radii(
+    X, lower, upper, box_class, n_classes, geometry, method, time_limit, n_jobs
+):
+    """The best-first search of every chunk of samples; the radii of all.
+
+    The exact distances come from the arrays as given, the search works on
+    their copies in the attacker's type (``geometry``).
+    """
+    X_attack, lower_attack, upper_attack, lo, hi = geometry
+    final = {"pairwise": _PAIRWISE, "lagrangian": _LAGRANGIAN, "exact": _EXACT}[method]
+
+    def search(D, rows):
+        D = D.astype(np.int64)
+        C = class_distances(D, box_class, n_classes).astype(np.int64)
+        searcher = _Search(
+            X_attack[rows], lower_attack, upper_attack, box_class, D, C, lo, hi
+        )
+        radius = searcher.run(final, time_limit if method == "exact" else None)
+        return radius, int(searcher.out_of_time.sum())
+
+    # The search holds a few (samples x boxes) arrays per chunk: the
+    # distances as int64, two argsorts, the bounds and their stages.
+    results = list(
+        l0_distances_chunked(
+            X, lower, upper, search, row_bytes=48 * lower.shape[0], n_jobs=n_jobs
+        )
+    )
+    radius = np.concatenate([r for r, _ in results])
+    n_unproven = sum(n for _, n in results)
+    if n_unproven:
+        warnings.warn(
+            f"method='exact' reached time_limit={time_limit} s on {n_unproven} of "
+            f"{radius.size} samples; their radii are proven lower bounds, at least "
+            "the 'lagrangian' radius, but possibly below the exact radius. Raise "
+            "time_limit to prove them.",
+            ConvergenceWarning,
+        )
+    return radius
+
+
 # ---------------------------------------------------------------------------
 # Public function
 # ---------------------------------------------------------------------------
@@ -784,6 +824,7 @@ class _Search:
         "method": [StrOptions({"margin", "pairwise", "lagrangian", "exact"})],
         "feature_range": ["array-like", None],
         "time_limit": [Interval(Real, 0, None, closed="neither"), None],
+        "n_jobs": [None, Integral],
     },
     prefer_skip_nested_validation=True,
 )
@@ -796,6 +837,7 @@ def certified_radius(
     method="margin",
     feature_range=None,
     time_limit=None,
+    n_jobs=None,
 ):
     r"""Certified l0 radius of the nearest-box prediction for each sample.
 
@@ -875,6 +917,9 @@ def certified_radius(
         below the exact one, and a
         :class:`~sklearn.exceptions.ConvergenceWarning` says how many did.
         ``None`` means no limit.
+    n_jobs : int, default=None
+        Threads for the exact distances (see :func:`l0_distances`); the
+        result does not depend on it.
 
     Returns
     -------
@@ -889,6 +934,10 @@ def certified_radius(
 
     Notes
     -----
+    Samples are certified by chunks whose distances and search state fit in
+    scikit-learn's ``working_memory``: nothing of size ``n_samples x
+    n_boxes`` is held at once, and the result does not depend on the chunks.
+
     The proofs are in the user guide (``docs/certificates.rst``). In short,
     with ``o`` a box of another label and ``k`` one of the predicted label,
     an attack ``x'`` needs ``dist(x', B_o) <= dist(x', B_k)`` for some ``o``
@@ -936,13 +985,21 @@ def certified_radius(
             "The 'time_limit' parameter of certified_radius must be a float in the "
             f"range (0.0, inf) or None. Got {time_limit!r} instead."
         )
-    X, lower, upper, box_class, D, C, feature_range = _prepare(
+    X, lower, upper, box_class, n_classes, feature_range = _prepare(
         X, lower, upper, box_labels, feature_range
     )
     n_samples, n_features = X.shape
+
+    # l0_distances is exact for every mix of dtypes, so the distances of the
+    # arrays as given are the model's prediction, whatever the attacker's type.
+    def class_distance_matrix():
+        return class_distances_chunked(
+            X, lower, upper, box_class, n_classes, n_jobs=n_jobs
+        ).astype(np.int64)
+
     # Without features nothing can change and every sample is tied: radius 0.
     if method == "margin" or n_samples == 0 or n_features == 0:
-        return margin_radius(C)
+        return margin_radius(class_distance_matrix(), n_features)
     geometry = _attack_geometry(X, lower, upper, feature_range)
     if geometry is None:
         dtype = _attack_dtype(X, lower, upper)
@@ -955,24 +1012,14 @@ def certified_radius(
             UserWarning,
             stacklevel=3,  # the caller, past validate_params' wrapper
         )
-        return margin_radius(C)
-    X, lower, upper, lo, hi = geometry
+        return margin_radius(class_distance_matrix(), n_features)
+    lo, hi = geometry[3:]
     if not lo <= hi:
         # feature_range holds no value of the attacker's type: no coordinate
         # can change, so only a sample that is tied already can be flipped.
-        nearest_two = np.sort(C, axis=1)[:, :2]
+        nearest_two = np.sort(class_distance_matrix(), axis=1)[:, :2]
         tied = nearest_two[:, 0] == nearest_two[:, 1]
         return np.where(tied, 0, n_features).astype(np.int64)
-    final = {"pairwise": _PAIRWISE, "lagrangian": _LAGRANGIAN, "exact": _EXACT}[method]
-    search = _Search(X, lower, upper, box_class, D, C, lo, hi)
-    radius = search.run(final, time_limit if method == "exact" else None)
-    n_unproven = int(search.out_of_time.sum())
-    if n_unproven:
-        warnings.warn(
-            f"method='exact' reached time_limit={time_limit} s on {n_unproven} of "
-            f"{radius.size} samples; their radii are proven lower bounds, at least "
-            "the 'lagrangian' radius, but possibly below the exact radius. Raise "
-            "time_limit to prove them.",
-            ConvergenceWarning,
-        )
-    return radius
+    return _searched_radii(
+        X, lower, upper, box_class, n_classes, geometry, method, time_limit, n_jobs
+    )

@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._certify import certified_radius, margin_radius
-from ._distances import class_distances, l0_distances
+from ._distances import class_distances_chunked
 from ._validation import (
     check_feature_range,
     check_label_types,
@@ -545,10 +545,12 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _class_distances(self, X, what):
         X = self._validate_samples(X, what)
-        D = l0_distances(X, self.lower_, self.upper_, n_jobs=self.n_jobs)
         # Derived from the public attributes, so that they alone define the model.
         box_class_index = np.searchsorted(self.classes_, self.box_labels_)
-        return class_distances(D, box_class_index, self.classes_.size)
+        return class_distances_chunked(
+            X, self.lower_, self.upper_, box_class_index, self.classes_.size,
+            n_jobs=self.n_jobs,
+        )
 
     def decision_function(self, X):
         """Minus the l0 distance from each sample to the nearest box of each class.
@@ -675,7 +677,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{time_limit!r}."
             )
         if method == "margin":
-            return margin_radius(self._class_distances(X, "certify"))
+            return margin_radius(self._class_distances(X, "certify"), self.n_features_in_)
         X = self._validate_samples(X, "certify")
         return certified_radius(
             X,
@@ -685,6 +687,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             method=method,
             feature_range=check_feature_range(self.feature_range),
             time_limit=time_limit,
+            n_jobs=self.n_jobs,
         )
 
     def describe(self):

@@ -29,9 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ._chunking import chunk_slices
 from ._tuning import get_tuning
 
 __all__ = ["l0_distances"]
@@ -269,10 +269,7 @@ def _reference_chunk(X, lower, upper, out):
 
 def _reference_into(X, lower, upper, D, working_memory):
     row_bytes = lower.shape[0] * (2 + 2 * D.dtype.itemsize)
-    chunk_n_rows = get_chunk_n_rows(
-        row_bytes=row_bytes, max_n_rows=X.shape[0], working_memory=working_memory
-    )
-    for rows in gen_batches(X.shape[0], chunk_n_rows):
+    for rows in chunk_slices(X.shape[0], row_bytes, working_memory):
         _reference_chunk(X[rows], lower, upper, D[rows])
     return D
 
@@ -466,6 +463,8 @@ def _feature_tables(lower, upper, workspace):
         ``row_offsets[i] + p``.
     row_offsets : ndarray of shape (n_block_features,)
     """
+    # One function of about 60 lines on purpose: sort, merge runs and toggle
+    # rows share a dozen workspace arrays; split, they would all be passed on.
     n_boxes, n_block = lower.shape
     n_words = -(-n_boxes // 64)
     n_keys = 2 * n_boxes
@@ -791,12 +790,9 @@ def l0_distances(X, lower, upper, *, working_memory=None, n_jobs=None):
     row_bytes = _fast_row_bytes(
         n_features, n_boxes, X.dtype.itemsize, dtype.itemsize, D.dtype.itemsize, n_tasks
     )
-    chunk_n_rows = get_chunk_n_rows(
-        row_bytes=row_bytes, max_n_rows=n_samples, working_memory=working_memory
-    )
     blocks = _box_blocks(lower, upper)
     with Parallel(n_jobs=n_tasks, require="sharedmem") as parallel:
-        for rows in gen_batches(n_samples, chunk_n_rows):
+        for rows in chunk_slices(n_samples, row_bytes, working_memory):
             if rows.stop - rows.start < get_tuning().min_table_rows:
                 _reference_into(X[rows], lower, upper, D[rows], working_memory)
                 continue
@@ -835,3 +831,83 @@ def class_distances(D, box_class_index, n_classes):
         if members.size:
             np.min(D[:, members], axis=1, out=C[:, k])
     return C
+
+
+def l0_distances_chunked(
+    X, lower, upper, reduce_func, *, row_bytes=0, working_memory=None, n_jobs=None
+):
+    """Reduce the distances chunk by chunk, never holding them for all samples.
+
+    As :func:`sklearn.metrics.pairwise_distances_chunked`: yields
+    ``reduce_func(D_chunk, rows)`` for consecutive chunks of samples, where
+    ``D_chunk = l0_distances(X[rows], lower, upper)``. A chunk's distances and
+    the reduction's temporaries (``row_bytes`` per sample, the caller's
+    estimate) fit in ``working_memory``, and so do the kernel's own
+    temporaries inside each chunk: at most twice ``working_memory`` in all,
+    plus what the reductions return.
+
+    ``X``, ``lower`` and ``upper`` are validated arrays (see
+    :func:`l0_distances`); ``n_jobs`` goes to the kernel.
+    """
+    n_samples, n_features = X.shape
+    n_boxes = lower.shape[0]
+    row_bytes = n_boxes * _distance_dtype(n_features).itemsize + row_bytes
+    for rows in chunk_slices(n_samples, row_bytes, working_memory):
+        D = l0_distances(
+            X[rows], lower, upper, working_memory=working_memory, n_jobs=n_jobs
+        )
+        yield reduce_func(D, rows)
+
+
+def nearest_inside_and_outside(D, inside):
+    """Per row, the nearest column where ``inside`` and the nearest where not.
+
+    The one place that compares "the nearest own box (or class)" with "the
+    nearest other one": certificates, the attack and the pictures all ask it.
+
+    Parameters
+    ----------
+    D : ndarray of shape (n_rows, n_columns)
+        Distances (to boxes, or per-class distances to classes).
+    inside : bool ndarray, broadcastable to ``D``
+        The columns of each row's own side (its label's boxes, its class).
+
+    Returns
+    -------
+    index_in, d_in, index_out, d_out : ndarrays of shape (n_rows,)
+        Column of the nearest entry on each side (the first on ties) and its
+        distance as int64; a side without columns gets distance
+        ``np.iinfo(np.int64).max``.
+    """
+    far = np.iinfo(np.int64).max
+    D = D.astype(np.int64, copy=False)
+    inside = np.broadcast_to(inside, D.shape)
+    rows = np.arange(D.shape[0])
+    masked_in = np.where(inside, D, far)
+    masked_out = np.where(inside, far, D)
+    index_in = np.argmin(masked_in, axis=1)
+    index_out = np.argmin(masked_out, axis=1)
+    return index_in, masked_in[rows, index_in], index_out, masked_out[rows, index_out]
+
+
+def class_distances_chunked(
+    X, lower, upper, box_class_index, n_classes, *, working_memory=None, n_jobs=None
+):
+    """:func:`class_distances` of all of ``X``, the distances computed by chunks.
+
+    Memory: the ``(n_samples, n_classes)`` result and one chunk of distances
+    (see :func:`l0_distances_chunked`), never ``(n_samples, n_boxes)``.
+    """
+    parts = list(
+        l0_distances_chunked(
+            X,
+            lower,
+            upper,
+            lambda D, rows: class_distances(D, box_class_index, n_classes),
+            working_memory=working_memory,
+            n_jobs=n_jobs,
+        )
+    )
+    if not parts:
+        return np.empty((0, n_classes), dtype=_distance_dtype(X.shape[1]))
+    return np.concatenate(parts)

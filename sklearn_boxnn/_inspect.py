@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_array
 
-from ._distances import l0_distances
+from ._distances import l0_distances, nearest_inside_and_outside
 from ._image_display import (
     _ImageDisplay,
     _check_display_range,
@@ -566,11 +566,9 @@ def _nearest_own_and_other(X, lower, upper, labels, own):
 
     Returns an int array of shape (n_samples, 2); ties go to the first box.
     """
-    D = l0_distances(X, lower, upper).astype(np.int64)
-    big = np.iinfo(np.int64).max
-    same = labels[None, :] == own[:, None]
-    own_box = np.argmin(np.where(same, D, big), axis=1)
-    other_box = np.argmin(np.where(~same, D, big), axis=1)
+    own_box, _, other_box, _ = nearest_inside_and_outside(
+        l0_distances(X, lower, upper), labels[None, :] == own[:, None]
+    )
     return np.stack([own_box, other_box], axis=1)
 
 

@@ -31,7 +31,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._certify import margin_radius
-from ._distances import class_distances, l0_distances
+from ._distances import class_distances_chunked
 from ._metrics import median_certified_radius
 from ._objective import Kernels, relaxed_margin
 
@@ -238,10 +238,11 @@ def exact_scores(X, y, lower, upper, box_class, n_classes, sample_weight=None):
     """Exact (weighted) accuracy and median certified radius (margin bound)."""
     if sample_weight is not None and not sample_weight.sum() > 0:
         sample_weight = None  # a subset of zero weights: report it unweighted
-    C = class_distances(l0_distances(X, lower, upper), box_class, n_classes)
+    C = class_distances_chunked(X, lower, upper, box_class, n_classes)
     y_pred = np.argmin(C, axis=1)
     accuracy = float(np.average(y_pred == y, weights=sample_weight))
-    median = median_certified_radius(y, y_pred, margin_radius(C), sample_weight=sample_weight)
+    radius = margin_radius(C, X.shape[1])
+    median = median_certified_radius(y, y_pred, radius, sample_weight=sample_weight)
     return accuracy, median
 
 
