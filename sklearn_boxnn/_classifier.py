@@ -51,14 +51,17 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     n_boxes : int, dict or 'auto', default='auto'
-        Number of boxes. An int is the total, spread over the classes in
-        proportion to their total weight (their frequency without
-        ``sample_weight`` and ``class_weight``; ``class_weight='balanced'``
-        spreads them evenly), at least one per class and never more than the
-        class has samples of positive weight. A dict ``{label: count}`` sets
-        the count of every class. ``'auto'`` means ``min(500, n_samples)``
-        in total. Boxes start around training points of positive weight
-        drawn without replacement within each class.
+        Number of boxes. Boxes start around distinct training points of
+        positive weight, drawn without replacement within each class (a
+        repeated sample counts as a weight, not as a second box). An int is
+        the total, spread over the classes in proportion to their total
+        weight (to their number of distinct points without ``sample_weight``
+        and ``class_weight``; ``class_weight='balanced'`` spreads them
+        evenly), at least one per class and never more than the class has
+        distinct points. A dict ``{label: count}`` sets the count of every
+        class. ``'auto'`` is ``min(500, n_points)`` in total, ``n_points`` the
+        number of distinct starting points; with weights, a class whose
+        points run out does not pass its share of boxes to the others.
     tau : float, default=1.0
         Temperature of the soft-min (paper eq. 12); larger is closer to the
         hard minimum, ``0`` is the mean.
@@ -366,8 +369,8 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
             sample_weight=weight,
         )
-        # Corners are kept in float64: every float32 value is exact there, and
-        # numpy promotes float32 samples to float64 before comparing.
+        # Corners are kept in float64, where every float32 value is exact, so
+        # that float64 samples are compared with the trained corners as they are.
         self.classes_ = classes
         self.lower_ = result.lower.astype(np.float64)
         self.upper_ = result.upper.astype(np.float64)

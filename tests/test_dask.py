@@ -42,7 +42,7 @@ def test_certify_with_map_blocks_equals_numpy(parallel, digits, X_dask):
     radius = X_dask.map_blocks(clf.certify, drop_axis=1, dtype=np.int64)
     n_classes = clf.classes_.size
     scores = X_dask.map_blocks(
-        clf.decision_function, chunks=(X_dask.chunks[0], (n_classes,)), dtype=np.int64
+        clf.decision_function, chunks=(X_dask.chunks[0], (n_classes,)), dtype=np.float64
     )
     with dask.config.set(scheduler="synchronous"):
         radius, scores = dask.compute(radius, scores)
