@@ -120,14 +120,14 @@ def _inside(v, a, b):
     return (a <= v) & (v <= b)
 
 
-def _pair_reduction(x, ao, bo, ak, bk, lo, hi):
+def _pair_reduction(x, ao, bo, ak, bk, low, high):
     r"""Most that changing one coordinate can lower ``out_o - out_k``.
 
     With :math:`\phi(v) = \mathbf 1(v \notin O) - \mathbf 1(v \notin K)` for
     the closed intervals :math:`O = [a_o, b_o]`, :math:`K = [a_k, b_k]` (empty
     when the lower end exceeds the upper one) of one coordinate, return
     :math:`\max(0, \phi(x) - \min_{v \in \mathcal D} \phi(v))`, in
-    ``{0, 1, 2}``, where :math:`\mathcal D = [lo, hi]` holds the real values
+    ``{0, 1, 2}``, where :math:`\mathcal D = [low, high]` holds the real values
     the attacker may write. The minimum is
 
     * -1 if :math:`\mathcal D \cap O \setminus K \ne \emptyset`,
@@ -141,21 +141,21 @@ def _pair_reduction(x, ao, bo, ak, bk, lo, hi):
     phi = _outside(x, ao, bo) - _outside(x, ak, bk)
     # D ∩ O = [p, q]: it holds a real number iff p <= q and p, q are not the
     # same infinity; K (closed) covers it iff ak <= p and q <= bk.
-    p = np.maximum(lo, ao)
-    q = np.minimum(hi, bo)
+    p = np.maximum(low, ao)
+    q = np.minimum(high, bo)
     o_real = (p <= q) & (p < np.inf) & (q > -np.inf)
     enter_o_leave_k = o_real & ~((ak <= p) & (q <= bk))
     # D ∩ O ∩ K = [P, Q].
     P = np.maximum(p, ak)
     Q = np.minimum(q, bk)
     neutral = (P <= Q) & (P < np.inf) & (Q > -np.inf)
-    # D \ O = [lo, min(hi, ao)) ∪ (max(lo, bo), hi] (the whole of D when O is
-    # empty); a closed K covers the left piece iff ak <= lo and bk >= its
-    # right end, and the right piece iff ak <= its left end and bk >= hi.
-    left_end = np.minimum(hi, ao)
-    right_end = np.maximum(lo, bo)
-    neutral |= (lo < left_end) & ~((ak <= lo) & (bk >= left_end))
-    neutral |= (right_end < hi) & ~((ak <= right_end) & (bk >= hi))
+    # D \ O = [low, min(high, ao)) ∪ (max(low, bo), high] (the whole of D when O is
+    # empty); a closed K covers the left piece iff ak <= low and bk >= its
+    # right end, and the right piece iff ak <= its left end and bk >= high.
+    left_end = np.minimum(high, ao)
+    right_end = np.maximum(low, bo)
+    neutral |= (low < left_end) & ~((ak <= low) & (bk >= left_end))
+    neutral |= (right_end < high) & ~((ak <= right_end) & (bk >= high))
     min_phi = np.where(enter_o_leave_k, -1, np.where(neutral, 0, 1)).astype(np.int8)
     return np.maximum(phi - min_phi, 0)
 
@@ -164,17 +164,17 @@ def _outside(v, a, b):
     return np.logical_not(_inside(v, a, b)).astype(np.int8)
 
 
-def _cell_ends(lower, upper, lo, hi, representable=False):
+def _cell_ends(lower, upper, low, high, representable=False):
     """Cut each coordinate's domain at the interval ends into cells.
 
     ``lower`` and ``upper`` have shape ``(..., n_intervals, n_features)``. The
-    ends, clipped to ``[lo, hi]`` and sorted with ``lo`` and ``hi``, cut the
+    ends, clipped to ``[low, high]`` and sorted with ``low`` and ``high``, cut the
     domain into points (the ends) and open gaps between consecutive ends.
 
     Parameters
     ----------
     lower, upper : ndarray of shape (..., n_intervals, n_features)
-    lo, hi : scalar
+    low, high : scalar
         The domain, of the arrays' dtype; infinite when unbounded.
     representable : bool, default=False
         False: a gap is a cell when it holds a real number. True: only when
@@ -194,12 +194,12 @@ def _cell_ends(lower, upper, lo, hi, representable=False):
         [
             lower,
             upper,
-            np.full(shape, lo, lower.dtype),
-            np.full(shape, hi, lower.dtype),
+            np.full(shape, low, lower.dtype),
+            np.full(shape, high, lower.dtype),
         ],
         axis=-2,
     )
-    ends = np.sort(np.clip(ends, lo, hi), axis=-2)
+    ends = np.sort(np.clip(ends, low, high), axis=-2)
     left, right = ends[..., :-1, :], ends[..., 1:, :]
     if representable:
         # The gap holds a float iff the first float after ``left`` is below
@@ -211,7 +211,7 @@ def _cell_ends(lower, upper, lo, hi, representable=False):
     return ends, np.concatenate([np.isfinite(ends), gaps], axis=-2)
 
 
-def _cells(lower, upper, lo, hi, representable=False):
+def _cells(lower, upper, low, high, representable=False):
     """Membership of every cell of :func:`_cell_ends` in every interval.
 
     All values in a cell lie in the same intervals and every value of the
@@ -224,7 +224,7 @@ def _cells(lower, upper, lo, hi, representable=False):
     inside : bool ndarray of shape (..., n_intervals, n_cells, n_features)
     valid : bool ndarray of shape (..., n_cells, n_features)
     """
-    ends, valid = _cell_ends(lower, upper, lo, hi, representable)
+    ends, valid = _cell_ends(lower, upper, low, high, representable)
     left, right = ends[..., None, :-1, :], ends[..., None, 1:, :]
     a = lower[..., :, None, :]
     b = upper[..., :, None, :]
@@ -254,7 +254,7 @@ def _fewest_pair(rho, gap, cap):
     return np.where(gap <= 0, 0, count)
 
 
-def _reductions(X, lower, upper, o, own, lo, hi):
+def _reductions(X, lower, upper, o, own, low, high):
     r"""Reduction of every gap ``out_o - out_k`` by writing every cell.
 
     ``X (P, n)``, ``o (P,)`` and ``own (P, Q)`` box indices. Returns ``r`` of
@@ -264,7 +264,7 @@ def _reductions(X, lower, upper, o, own, lo, hi):
     """
     idx = np.concatenate([o[:, None], own], axis=1)
     a, b = lower[idx], upper[idx]  # (P, Q + 1, n)
-    inside, valid = _cells(a, b, lo, hi)
+    inside, valid = _cells(a, b, low, high)
     out_x = _outside(X[:, None, :], a, b)
     phi_x = out_x[:, :1] - out_x[:, 1:]  # (P, Q, n)
     phi_c = inside[:, 1:].astype(np.int8) - inside[:, :1]  # out_o - out_k
@@ -321,7 +321,7 @@ def _lagrangian_bound(r, gap, lam, cap, n_iter):
 
 
 def _witness(
-    X, d_o, d_own, lower, upper, o, k_star, near, own, own_mask, n_changes, lo, hi
+    X, d_o, d_own, lower, upper, o, k_star, near, own, own_mask, n_changes, low, high
 ):
     """Try to build an attack with ``n_changes`` changes; True where it works.
 
@@ -345,16 +345,16 @@ def _witness(
     with np.errstate(over="ignore"):
         values = np.stack(
             [
-                np.maximum(lo, lower[o]),
-                np.minimum(hi, upper[o]),
+                np.maximum(low, lower[o]),
+                np.minimum(high, upper[o]),
                 np.nextafter(lower[k], -np.inf),
                 np.nextafter(upper[k], np.inf),
-                np.full(X.shape, lo, X.dtype),
-                np.full(X.shape, hi, X.dtype),
+                np.full(X.shape, low, X.dtype),
+                np.full(X.shape, high, X.dtype),
             ],
             axis=1,
         )  # (P, 6, n)
-    valid = np.isfinite(values) & (lo <= values) & (values <= hi)
+    valid = np.isfinite(values) & (low <= values) & (values <= high)
     idx = np.concatenate([o[:, None], near], axis=1)
     a, b = lower[idx][:, :, None, :], upper[idx][:, :, None, :]
     phi = _outside(values[:, None], a, b)  # (P, Q + 1, 6, n)
@@ -399,7 +399,7 @@ def _witness(
 # ---------------------------------------------------------------------------
 
 
-def _attack_columns(x, a, b, lo, hi):
+def _attack_columns(x, a, b, low, high):
     """Useful moves of every coordinate against box 0 of ``a, b`` and the rest.
 
     A move writes one cell of a coordinate. For the attacker, being inside
@@ -410,7 +410,7 @@ def _attack_columns(x, a, b, lo, hi):
     """
     # Only cells that hold a value of the data's float type: the count is
     # exact for an attacker who writes in that type.
-    inside, valid = _cells(a, b, lo, hi, representable=True)  # (m, C, n), (C, n)
+    inside, valid = _cells(a, b, low, high, representable=True)  # (m, C, n), (C, n)
     good = inside.copy()
     good[1:] = ~inside[1:]
     current = _inside(x, a, b)
@@ -439,7 +439,7 @@ def _attack_columns(x, a, b, lo, hi):
     return np.asarray(coords), np.asarray(columns).T
 
 
-def _fewest_changes_milp(x, a, b, d, lo, hi, max_changes, time_limit):
+def _fewest_changes_milp(x, a, b, d, low, high, max_changes, time_limit):
     """Fewest changes so that box 0 is no farther than every other box.
 
     Solves ``min sum z`` over binary ``z`` (one per useful move), at most one
@@ -452,7 +452,7 @@ def _fewest_changes_milp(x, a, b, d, lo, hi, max_changes, time_limit):
     """
     if np.all(d[0] <= d[1:]):
         return "optimal", 0
-    coords, columns = _attack_columns(x, a, b, lo, hi)
+    coords, columns = _attack_columns(x, a, b, low, high)
     n_moves = coords.size
     if n_moves == 0 or max_changes <= 0:
         return "infeasible", None
@@ -540,7 +540,7 @@ def _attack_geometry(X, lower, upper, feature_range):
     magnitude up to ``2**(nmant + 1)`` (2**53 for float64); ``None`` when
     some integer is beyond. The domain is rounded inwards (its lower end up,
     its upper end down), which keeps exactly the values of the type inside
-    ``feature_range``; ``lo > hi`` when there are none.
+    ``feature_range``; ``low > high`` when there are none.
     """
     dtype = _attack_dtype(X, lower, upper)
     limit = 2 ** (np.finfo(dtype).nmant + 1)
@@ -550,12 +550,12 @@ def _attack_geometry(X, lower, upper, feature_range):
                 return None
     X, lower, upper = (arr.astype(dtype, copy=False) for arr in (X, lower, upper))
     if feature_range is None:
-        lo, hi = dtype.type(-np.inf), dtype.type(np.inf)
+        low, high = dtype.type(-np.inf), dtype.type(np.inf)
     else:
         ends = np.asarray(feature_range, dtype=np.float64)
-        lo = _round_to(ends[:1], dtype, up=True)[0][0]
-        hi = _round_to(ends[1:], dtype, up=False)[0][0]
-    return X, lower, upper, lo, hi
+        low = _round_to(ends[:1], dtype, up=True)[0][0]
+        high = _round_to(ends[1:], dtype, up=False)[0][0]
+    return X, lower, upper, low, high
 
 
 # ---------------------------------------------------------------------------
@@ -589,10 +589,10 @@ class _Search:
     matter are thus never looked at closely.
     """
 
-    def __init__(self, X, lower, upper, box_class, D, C, lo, hi):
+    def __init__(self, X, lower, upper, box_class, D, C, low, high):
         n_samples, n_features = X.shape
         self.X, self.lower, self.upper, self.D = X, lower, upper, D
-        self.lo, self.hi = lo, hi
+        self.low, self.high = low, high
         self.cap = n_features + 1  # "more than n_features changes"
         rows = np.arange(n_samples)
         own_order, other_order, n_own = _sorted_boxes(
@@ -686,8 +686,8 @@ class _Search:
                 self.upper[o],
                 self.lower[k],
                 self.upper[k],
-                self.lo,
-                self.hi,
+                self.low,
+                self.high,
             )
             unit[:, i] = _fewest_pair(
                 rho, self.d_other[s, j] - self.d_near[s, i], self.cap
@@ -712,15 +712,15 @@ class _Search:
             own,
             self.own_mask[s],
             self.bound[s, j],
-            self.lo,
-            self.hi,
+            self.low,
+            self.high,
         )
         # The attack meets the lower bound: the bound is this box's exact count.
         self.stage[s[met], j[met]] = _EXACT
         s, j, o, k_star = s[~met], j[~met], o[~met], k_star[~met]
         if s.size:
             r = _reductions(
-                self.X[s], self.lower, self.upper, o, self.near[s], self.lo, self.hi
+                self.X[s], self.lower, self.upper, o, self.near[s], self.low, self.high
             )
             gap = self.d_other[s, j][:, None] - self.d_near[s]
             lam = np.zeros(gap.shape)
@@ -748,8 +748,8 @@ class _Search:
                 self.lower[boxes],
                 self.upper[boxes],
                 self.D[s_, boxes],
-                self.lo,
-                self.hi,
+                self.low,
+                self.high,
                 n_features,
                 left,
             )
@@ -777,14 +777,14 @@ def _searched_radii(
     The exact distances come from the arrays as given, the search works on
     their copies in the attacker's type (``geometry``).
     """
-    X_attack, lower_attack, upper_attack, lo, hi = geometry
+    X_attack, lower_attack, upper_attack, low, high = geometry
     final = {"pairwise": _PAIRWISE, "lagrangian": _LAGRANGIAN, "exact": _EXACT}[method]
 
     def search(D, rows):
         D = D.astype(np.int64)
         C = class_distances(D, box_class, n_classes).astype(np.int64)
         searcher = _Search(
-            X_attack[rows], lower_attack, upper_attack, box_class, D, C, lo, hi
+            X_attack[rows], lower_attack, upper_attack, box_class, D, C, low, high
         )
         radius = searcher.run(final, time_limit if method == "exact" else None)
         return radius, int(searcher.out_of_time.sum())
@@ -1013,8 +1013,8 @@ def certified_radius(
             stacklevel=3,  # the caller, past validate_params' wrapper
         )
         return margin_radius(class_distance_matrix(), n_features)
-    lo, hi = geometry[3:]
-    if not lo <= hi:
+    low, high = geometry[3:]
+    if not low <= high:
         # feature_range holds no value of the attacker's type: no coordinate
         # can change, so only a sample that is tied already can be flipped.
         nearest_two = np.sort(class_distance_matrix(), axis=1)[:, :2]

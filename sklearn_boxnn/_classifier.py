@@ -331,7 +331,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         weight = self._training_weights(sample_weight, X, y, classes, y_index)
         # Imported here so that predicting with, pickling or unpickling a
         # model never imports torch.
-        from ._training import BoxTrainer, TrainingSettings, resolve_device
+        try:
+            from ._training import BoxTrainer, TrainingSettings, resolve_device
+        except ImportError as exc:
+            raise ImportError(
+                f"BoxNNClassifier.fit trains with torch, which cannot be imported "
+                f"({exc}). Install it, e.g. pip install torch (on a CPU-only "
+                "machine, the CPU wheel); predict and certify do not need it."
+            ) from exc
 
         resolve_device(self.device)  # fail fast on an unusable device
         random_state = check_random_state(self.random_state)
@@ -346,12 +353,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         box_class = self._allocate_boxes(classes, y_index, weight, starts)
         seeds = _draw_seed_points(y_index, starts, box_class, random_state)
         # Samples of zero weight do not count, not even for the data's range.
-        domain = _training_domain(X32 if weight is None else X32[weight > 0], feature_range)
+        corner_bounds = _corner_bounds(
+            X32 if weight is None else X32[weight > 0], feature_range
+        )
         lower = X32[seeds] - np.float32(self.init_width)
         upper = X32[seeds] + np.float32(self.init_width)
         if self.project_bounds:
-            lower = np.clip(lower, *domain)
-            upper = np.clip(upper, *domain)
+            lower = np.clip(lower, *corner_bounds)
+            upper = np.clip(upper, *corner_bounds)
 
         trainer = BoxTrainer(
             TrainingSettings.from_params(self.get_params()),
@@ -364,7 +373,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             upper,
             box_class,
             n_classes=classes.size,
-            domain=domain,
+            corner_bounds=corner_bounds,
             validation=validation,
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
             sample_weight=weight,
@@ -762,7 +771,7 @@ def _as_list(feature_range):
     return None if feature_range is None else list(feature_range)
 
 
-def _training_domain(X, feature_range):
+def _corner_bounds(X, feature_range):
     """Per-feature bounds the corners are projected into, float32."""
     if feature_range is None:
         return X.min(axis=0), X.max(axis=0)

@@ -63,21 +63,22 @@ def _check_image_shape(image_shape, n_features):
     return image_shape
 
 
-def _estimator_domain(estimator):
+def _estimator_feature_range(estimator):
     """The estimator's ``feature_range``, validated: ``None`` or ``(low, high)``."""
     return check_feature_range(getattr(estimator, "feature_range", None))
 
 
-def _check_display_range(display_range, domain, *arrays):
+def _check_display_range(display_range, feature_range, *arrays):
     """Resolve a Display's ``feature_range`` parameter to ``(min, max)`` floats.
 
-    ``'auto'`` gives ``domain``; when that is ``None`` too, the smallest and
+    ``'auto'`` gives the attacker's ``feature_range``; when that is ``None``
+    too, the smallest and
     largest value in ``arrays`` (widened to a unit interval when they are all
     equal, so that the colour scale stays defined).
     """
     if isinstance(display_range, str) and display_range == "auto":
-        if domain is not None:
-            return domain
+        if feature_range is not None:
+            return feature_range
         values = [np.asarray(a, dtype=np.float64) for a in arrays if a is not None]
         low = min(float(np.min(v)) for v in values)
         high = max(float(np.max(v)) for v in values)
@@ -244,7 +245,7 @@ class _ImageDisplay:
         # <- this method <- from_estimator <- the user's line.
         warn_outside_feature_range(
             X,
-            _estimator_domain(estimator),
+            _estimator_feature_range(estimator),
             what=f"{cls.__name__}.from_estimator as {name}",
             stacklevel=4,
         )

@@ -26,7 +26,7 @@ from ._image_display import (
     _ImageDisplay,
     _check_display_range,
     _check_image_shape,
-    _estimator_domain,
+    _estimator_feature_range,
     _imshow_kw,
     _mark_pixels,
     _predict_and_certify,
@@ -179,7 +179,7 @@ class BoxImagesDisplay(_ImageDisplay):
         else:
             chosen = _most_used_boxes(estimator, counts, classes, n_boxes_per_class)
         display_range = _check_display_range(
-            feature_range, _estimator_domain(estimator), lower, upper
+            feature_range, _estimator_feature_range(estimator), lower, upper
         )
         display = cls(
             lower=lower[chosen],
@@ -476,7 +476,7 @@ class NearestBoxDisplay(_ImageDisplay):
             box_labels=labels[boxes],
             image_shape=image_shape,
             feature_range=_check_display_range(
-                feature_range, _estimator_domain(estimator), X_checked, lower, upper
+                feature_range, _estimator_feature_range(estimator), X_checked, lower, upper
             ),
             y_true=None if y is None else own,
             y_pred=y_pred,
@@ -683,7 +683,7 @@ class AdversarialExampleDisplay(_ImageDisplay):
         X_adv_checked = cls._check_samples(estimator, X_adv, name="X_adv")
         _check_same_shape(X_checked, X_adv_checked)
         display_range = _check_display_range(
-            feature_range, _estimator_domain(estimator), X_checked, X_adv_checked
+            feature_range, _estimator_feature_range(estimator), X_checked, X_adv_checked
         )
         # As given, for the estimator to check DataFrame column names itself.
         y_pred, radius = _predict_and_certify(estimator, X, method)

@@ -252,7 +252,7 @@ def eager_box_chunk(batch_size, n_boxes, n_features, working_memory):
     return int(min(n_boxes, max(1, working_memory * 2**20 // per_box)))
 
 
-def project(lower, upper, domain_low, domain_high):
+def project(lower, upper, low, high):
     """Keep ``lower <= upper`` and both inside the data domain, in place.
 
     Without it, a bound that drifts outside the domain makes the exact distance
@@ -260,10 +260,10 @@ def project(lower, upper, domain_low, domain_high):
     not notice; crossed bounds are moved to their midpoint, the Euclidean
     projection onto ``lower <= upper``.
     """
-    torch.maximum(lower, domain_low, out=lower)
-    torch.minimum(lower, domain_high, out=lower)
-    torch.maximum(upper, domain_low, out=upper)
-    torch.minimum(upper, domain_high, out=upper)
+    torch.maximum(lower, low, out=lower)
+    torch.minimum(lower, high, out=lower)
+    torch.maximum(upper, low, out=upper)
+    torch.minimum(upper, high, out=upper)
     crossed = lower > upper
     if crossed.any():
         mid = (lower + upper) / 2
@@ -300,20 +300,23 @@ class BoxTrainer:
     # -- the loop ---------------------------------------------------------
 
     def fit(
-        self, X, y, lower, upper, box_class, *, n_classes, domain, validation, seed,
+        self, X, y, lower, upper, box_class, *, n_classes, corner_bounds, validation,
+        seed,
         sample_weight=None,
     ):
         """Train from the initial corners; return a :class:`TrainingResult`.
 
         ``X`` float32 and ``y`` int64 class indices, ``lower``/``upper``
-        float32 initial corners, ``box_class`` int64, ``domain`` a pair of
+        float32 initial corners, ``box_class`` int64, ``corner_bounds`` a pair of
         per-feature float32 bounds the corners are projected into,
         ``validation`` ``(X_val, y_val, weight_val)`` or None, ``seed`` the
         torch seed of the minibatch order, ``sample_weight`` float32 weights
         of mean 1 or None.
         """
         s = self.settings
-        self.setup(X, y, lower, upper, box_class, n_classes, domain, validation, seed)
+        self.setup(
+            X, y, lower, upper, box_class, n_classes, corner_bounds, validation, seed
+        )
         self.weight = sample_weight
         self.weight_t = None if sample_weight is None else torch.as_tensor(
             sample_weight, device=self.device
@@ -349,7 +352,9 @@ class BoxTrainer:
             )
         return TrainingResult(lower_best, upper_best, history, self.stopping.best_epoch)
 
-    def setup(self, X, y, lower, upper, box_class, n_classes, domain, validation, seed):
+    def setup(
+        self, X, y, lower, upper, box_class, n_classes, corner_bounds, validation, seed
+    ):
         """Tensors, optimiser, schedule, kernels and monitoring samples."""
         s = self.settings
         self.device = resolve_device(s.device)
@@ -367,7 +372,7 @@ class BoxTrainer:
         self.Xt, self.yt, self.box_class_t = tensor(X), tensor(y), tensor(box_class)
         self.lower_t = torch.nn.Parameter(tensor(lower).clone())
         self.upper_t = torch.nn.Parameter(tensor(upper).clone())
-        self.domain_t = tuple(tensor(d, dtype=torch.float32) for d in domain)
+        self.corner_bounds_t = tuple(tensor(d, dtype=torch.float32) for d in corner_bounds)
         self.optimizer = Adam([self.lower_t, self.upper_t], lr=s.learning_rate)
         self.schedule = CosineSchedule(self.optimizer, self.total_steps)
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -432,7 +437,7 @@ class BoxTrainer:
         self.schedule.step()
         if self.settings.project_bounds:
             with torch.no_grad():
-                project(self.lower_t.data, self.upper_t.data, *self.domain_t)
+                project(self.lower_t.data, self.upper_t.data, *self.corner_bounds_t)
         self.step_count += 1
         return -value.item()
 

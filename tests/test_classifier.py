@@ -720,3 +720,15 @@ def test_bad_weights(sample_weight, class_weight, match):
         BoxNNClassifier(n_boxes=20, max_epochs=1, class_weight=class_weight).fit(
             X, y, sample_weight=weight
         )
+
+
+def test_fit_without_torch_says_so_and_keeps_the_model(monkeypatch):
+    import sys
+
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0).fit(X, y)
+    before = _state(clf)
+    monkeypatch.setitem(sys.modules, "sklearn_boxnn._training", None)
+    with pytest.raises(ImportError, match="BoxNNClassifier.fit trains with torch"):
+        clf.fit(X[:100], y[:100])
+    assert _state(clf) == before
