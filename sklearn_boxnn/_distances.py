@@ -540,15 +540,46 @@ def _feature_tables(lower, upper, workspace):
     return keys, key_offsets, table, row_offsets
 
 
+def _quantized_positions(keys, x, out):
+    """Positions of ``x`` among ``keys`` by table look-up, or None if ``x`` is not quantised.
+
+    Image data usually holds whole multiples of 1/255 (8-bit pixels scaled)
+    or whole numbers. Then ``x`` is exactly ``level[code]`` with ``level =
+    arange(n_codes) / step`` computed in ``x``'s dtype, and a search of the
+    few levels among the keys gives every value's position at once: one
+    look-up per value instead of a search. The check is exact: a single
+    value that is not its level's sends ``x`` to the search.
+    """
+    tune = get_tuning()
+    if x.dtype.kind != "f" or x.size < 4 * keys.size:
+        return None
+    for step in tune.quantization_steps:
+        step = x.dtype.type(step)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: no codes
+            scaled = np.rint(x * step)
+        if not (scaled.min() >= 0 and scaled.max() < tune.max_codes):
+            continue
+        codes = scaled.astype(np.intp)
+        levels = np.arange(int(scaled.max()) + 1).astype(x.dtype) / step
+        if np.array_equal(levels[codes], x):
+            table = np.searchsorted(keys, levels, side="right")
+            return np.take(table, codes, out=out)
+    return None
+
+
 def _positions(keys, x, out):
     """``out[:] = np.searchsorted(keys, x, side='right')``, computed the faster way.
 
-    A binary search per value is quick when consecutive values take the same
-    path (image pixels: mostly zeros) or the keys are few; for long key lists
-    and values that change at random, its mispredicted branches dominate, and
-    sorting the values and searching the keys among them is several times
-    faster (``docs/speed.rst``).
+    Quantised values (8-bit images) are looked up in a table of their few
+    levels (:func:`_quantized_positions`). Otherwise, a binary search per
+    value is quick when consecutive values take the same path (image pixels:
+    mostly zeros) or the keys are few; for long key lists and values that
+    change at random, its mispredicted branches dominate, and sorting the
+    values and searching the keys among them is several times faster
+    (``docs/speed.rst``).
     """
+    if _quantized_positions(keys, x, out) is not None:
+        return out
     tune = get_tuning()
     if (
         keys.size > tune.sort_min_keys

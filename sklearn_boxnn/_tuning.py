@@ -32,6 +32,11 @@ class Tuning:
     # from the previous one are sorted before the search (_positions).
     sort_min_keys: float = 64
     sort_min_changes: float = 0.7
+    # Sample values that are whole multiples of 1 / step for one of these
+    # steps (8-bit images scaled by 255, integers) are located with a table
+    # of at most max_codes codes instead of a search (_positions).
+    quantization_steps: tuple = (255, 1)
+    max_codes: int = 4096
     # Below this many samples per chunk, building the tables costs more than
     # it saves and the reference loop is used.
     min_table_rows: float = 64

@@ -19,6 +19,7 @@ from sklearn_boxnn._distances import (
     _BitSlicedCounter,
     _l0_distances_reference,
     _positions,
+    _quantized_positions,
     _transpose_bytes,
     class_distances,
 )
@@ -632,3 +633,48 @@ def test_property_integers(X, corners):
     with set_knobs("small-blocks"):
         D = l0_distances(X, lower, upper)
     np.testing.assert_array_equal(D, brute_force(X, lower, upper))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("step", [255, 1, 16])
+def test_quantised_samples_take_the_lookup_path_exactly(dtype, step):
+    # 8-bit pixels scaled by 255, whole numbers, and a step that is not a
+    # quantisation step (16): every way must give the definition's count.
+    rng = np.random.default_rng(21)
+    n_levels = 256 if step != 1 else 40
+    levels = (np.arange(n_levels).astype(dtype) / dtype(step)).astype(dtype)
+    X = levels[rng.integers(0, n_levels, (300, 12))]
+    X[rng.random(X.shape) < 0.5] = 0
+    X[0, 0] = -0.0
+    # Corners on levels, between levels, at their float neighbours, empty.
+    corners = np.concatenate(
+        [levels, (levels[:-1] + levels[1:]) / 2, np.nextafter(levels, dtype(np.inf))]
+    ).astype(np.float64)
+    lower = rng.choice(corners, (70, 12))
+    upper = lower + rng.choice([0.0, 0.01, 0.3, 2.0], (70, 12))
+    upper[:3] = lower[:3] - 1.0
+    with tuning(min_table_rows=1):
+        for x in (X, X[:, ::-1].copy()):
+            np.testing.assert_array_equal(
+                l0_distances(x, lower, upper), brute_force(x, lower, upper)
+            )
+
+
+def test_one_value_off_the_levels_leaves_the_lookup_path():
+    rng = np.random.default_rng(22)
+    X = (rng.integers(0, 256, (400, 5)) / 255).astype(np.float32)
+    X[7, 2] = np.nextafter(X[7, 2], np.float32(2))  # not a level any more
+    X[9, 3] = 300.0  # beyond the codes
+    X[11, 4] = -1 / 255  # negative
+    lower = rng.random((65, 5))
+    upper = lower + 0.2
+    with tuning(min_table_rows=1):
+        np.testing.assert_array_equal(
+            l0_distances(X, lower, upper), brute_force(X, lower, upper)
+        )
+    out = np.empty(400, dtype=np.intp)
+    keys = np.sort(lower[:, 2].astype(np.float32))
+    assert _quantized_positions(keys, np.ascontiguousarray(X[:, 2]), out) is None
+    column = np.ascontiguousarray(X[:, 0])
+    assert _quantized_positions(keys, column, out) is not None
+    np.testing.assert_array_equal(out, np.searchsorted(keys, column, side="right"))
