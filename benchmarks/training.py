@@ -1,7 +1,18 @@
-"""Time one training epoch on MNIST for each formulation of the relaxed objective.
+"""Time training on MNIST: each formulation of the objective, and the default fit.
 
     python benchmarks/training.py                 # 1,000 boxes, full MNIST epoch
     python benchmarks/training.py --quick         # small sizes, under a minute
+    python benchmarks/training.py --default-fit   # the whole default recipe
+    python benchmarks/training.py --device cuda   # the same on a GPU
+
+``--default-fit`` times the fit a user runs, ``BoxNNClassifier(feature_range=
+(0, 1), validation_fraction=1/6, random_state=0)`` on the 60,000 MNIST
+training images (50,000 trained on), in a fresh process: every epoch, the
+compilation (the first epoch's excess over the median epoch), the whole
+fit, and the cost of a fresh process (a small digits fit in a new process
+against the same fit in a warm one). It writes
+``benchmarks/results/training_fit.json`` (``training_fit-DEVICE.json`` on
+another device).
 
 Formulations, each run in a fresh process so that its peak memory is its own:
 
@@ -35,7 +46,8 @@ RESULTS = Path(__file__).parent / "results"
 FORMULATIONS = ("autograd", "eager", "compiled")
 
 
-def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=0):
+def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=0,
+            device="cpu"):
     """One formulation in this process: per-step times, losses, peak memory."""
     import torch
 
@@ -52,11 +64,11 @@ def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=
     X, y = load_data(data_home, n_samples)
     rng = np.random.default_rng(seed)
     seeds = rng.choice(len(X), n_boxes, replace=False)
-    lower = torch.nn.Parameter(torch.tensor(np.clip(X[seeds] - 0.1, 0, 1)))
-    upper = torch.nn.Parameter(torch.tensor(np.clip(X[seeds] + 0.1, 0, 1)))
-    box_class = torch.tensor(y[seeds])
-    Xt, yt = torch.tensor(X), torch.tensor(y)
-    delta = torch.tensor(0.5)
+    lower = torch.nn.Parameter(torch.tensor(np.clip(X[seeds] - 0.1, 0, 1), device=device))
+    upper = torch.nn.Parameter(torch.tensor(np.clip(X[seeds] + 0.1, 0, 1), device=device))
+    box_class = torch.tensor(y[seeds], device=device)
+    Xt, yt = torch.tensor(X, device=device), torch.tensor(y, device=device)
+    delta = torch.tensor(0.5, device=device)
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
     n_features = X.shape[1]
     kernels = None
@@ -104,6 +116,90 @@ def measure(formulation, n_boxes, batch_size, steps, n_samples, data_home, seed=
     }
 
 
+def _default_fit(args):
+    """Child process: the whole default fit, with its epochs."""
+    from sklearn_boxnn import BoxNNClassifier
+
+    start = time.perf_counter()
+    X, y = load_data(args.data_home, None)
+    clf = BoxNNClassifier(feature_range=(0, 1), validation_fraction=1 / 6,
+                          random_state=0, device=args.device)
+    fit_start = time.perf_counter()
+    clf.fit(X, y)
+    fit_s = time.perf_counter() - fit_start
+    epochs = [h["epoch_time"] for h in clf.history_]
+    return {
+        "fit_s": fit_s,
+        "process_s": time.perf_counter() - start,
+        "epoch_s": epochs,
+        "median_epoch_s": float(np.median(epochs)),
+        "compile_s": max(0.0, epochs[0] - float(np.median(epochs))),
+        "compiled": clf.history_[-1]["compiled"],
+        "device": clf.history_[-1]["device"],
+        "kept_epoch": clf.best_epoch_,
+        "validation_accuracy": clf.history_[clf.best_epoch_ - 1]["val_accuracy"],
+    }
+
+
+def _small_fit(args):
+    """Child process: import, then the same small digits fit twice."""
+    start = time.perf_counter()
+    from sklearn.datasets import load_digits
+
+    from sklearn_boxnn import BoxNNClassifier
+
+    X, y = load_digits(return_X_y=True)
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        BoxNNClassifier(n_boxes=50, max_epochs=1, random_state=0,
+                        device=args.device).fit(X / 16, y)
+        times.append(time.perf_counter() - t)
+    return {"first_fit_s": times[0], "warm_fit_s": times[1],
+            "process_to_first_fit_end_s": time.perf_counter() - start - times[1],
+            "torch_dynamo_imported": "torch._dynamo" in sys.modules}
+
+
+CHILDREN = {"default-fit": _default_fit, "small-fit": _small_fit}
+
+
+def _child(kind, args):
+    cmd = [sys.executable, __file__, "--child", kind, "--device", args.device]
+    if args.data_home:
+        cmd += ["--data-home", args.data_home]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - start
+    return result
+
+
+def default_fit_report(args):
+    import torch
+
+    small = _child("small-fit", args)
+    print(f"fresh process: first fit {small['first_fit_s']:.2f} s, warm fit "
+          f"{small['warm_fit_s']:.2f} s, whole process {small['wall_s']:.1f} s "
+          f"(torch._dynamo imported: {small['torch_dynamo_imported']})", flush=True)
+    fit = _child("default-fit", args)
+    print(f"default fit on {fit['device']}: {fit['fit_s']:.0f} s, median epoch "
+          f"{fit['median_epoch_s']:.1f} s, compilation {fit['compile_s']:.1f} s, kept "
+          f"epoch {fit['kept_epoch']} (validation accuracy "
+          f"{fit['validation_accuracy']:.4f})", flush=True)
+    result = {
+        "benchmark": "the default fit on MNIST, and the cost of a fresh process",
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                    "python": sys.version.split()[0], "torch": torch.__version__,
+                    "device": args.device, "load_average": os.getloadavg()},
+        "fresh_process": small,
+        "default_fit": fit,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    name = "training_fit" if args.device == "cpu" else f"training_fit-{args.device}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+    print(f"wrote {RESULTS / (name + '.json')}")
+
+
 def load_data(data_home, n_samples):
     try:
         from sklearn_boxnn.datasets import load_mnist
@@ -125,21 +221,32 @@ def main(argv=None):
                         help="steps timed for the autograd and eager formulations")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu", help="torch device of the fits")
+    parser.add_argument("--default-fit", action="store_true",
+                        help="time the whole default fit and a fresh process instead")
     parser.add_argument("--only", choices=FORMULATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("default-fit", "small-fit"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args)))
+        return
+    if args.default_fit:
+        return default_fit_report(args)
     if args.quick:
         args.n_boxes, args.samples, args.slow_steps = 100, 2560, 4
 
     if args.only:  # child process: measure one formulation, print JSON
         steps = 10**9 if args.only == "compiled" else args.slow_steps
         print(json.dumps(measure(args.only, args.n_boxes, args.batch_size, steps,
-                                 args.samples, args.data_home)))
+                                 args.samples, args.data_home, device=args.device)))
         return
 
     runs = []
     for formulation in FORMULATIONS:
         cmd = [sys.executable, __file__, "--only", formulation, "--n-boxes", str(args.n_boxes),
-               "--batch-size", str(args.batch_size), "--slow-steps", str(args.slow_steps)]
+               "--batch-size", str(args.batch_size), "--slow-steps", str(args.slow_steps),
+               "--device", args.device]
         if args.samples:
             cmd += ["--samples", str(args.samples)]
         if args.data_home:
@@ -166,7 +273,7 @@ def main(argv=None):
         "n_samples": args.samples or 60_000,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "python": sys.version.split()[0], "torch": torch.__version__,
-                    "device": "cpu"},
+                    "device": args.device},
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
