@@ -65,6 +65,8 @@ _N_ITER = 10
 _MARGIN, _PAIRWISE, _LAGRANGIAN, _EXACT = 0, 1, 2, 3
 # Reduction given to cells that hold no real value: below any real one.
 _NO_CELL = -100
+# Seconds between two progress lines when verbose (read at every update).
+_PROGRESS_INTERVAL = 2.0
 
 
 def margin_radius(C, n_features=None):
@@ -559,6 +561,72 @@ def _attack_geometry(X, lower, upper, feature_range):
 
 
 # ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+
+
+def _print_now(line):
+    print(line, flush=True)
+
+
+class _Progress:
+    """Progress lines of :func:`certified_radius` when ``verbose``.
+
+    The search calls :meth:`update` often (every round, batch and integer
+    program); a line (samples done, time elapsed, an estimate of the time
+    left) is written at most every ``_PROGRESS_INTERVAL`` seconds, and
+    :meth:`finish` writes a last one. Samples are counted across chunks:
+    :meth:`chunk_done` adds a finished chunk. The estimate assumes the
+    samples left take as long as those done; the best-first search finishes
+    easy samples first, so it tends to be low.
+    """
+
+    def __init__(self, verbose, n_samples, method, sink=_print_now):
+        self.verbose, self.n_samples, self.sink = verbose, n_samples, sink
+        self.prefix = f"[certified_radius] method={method!r}:"
+        self.before = 0  # samples of the chunks finished
+        self.start = self.last = time.perf_counter()
+
+    def update(self, done_in_chunk=0):
+        """Write a line if one is due.
+
+        ``done_in_chunk`` is the number of samples done in the current chunk,
+        or a function that counts them, called only when a line is due.
+        """
+        if not self.verbose:
+            return
+        now = time.perf_counter()
+        if now - self.last < _PROGRESS_INTERVAL:
+            return
+        self.last = now
+        if callable(done_in_chunk):
+            done_in_chunk = done_in_chunk()
+        done, elapsed = self.before + done_in_chunk, now - self.start
+        if done:
+            left = f"about {elapsed * (self.n_samples - done) / done:.1f} s left"
+        else:
+            left = "time left not known yet"
+        self.sink(
+            f"{self.prefix} {done}/{self.n_samples} samples done, "
+            f"{elapsed:.1f} s elapsed, {left}"
+        )
+
+    def chunk_done(self, n_rows):
+        self.before += n_rows
+        self.update()
+
+    def finish(self, n_unproven=0):
+        if not self.verbose:
+            return
+        elapsed = time.perf_counter() - self.start
+        ran_out = f"; {n_unproven} ran out of time_limit" if n_unproven else ""
+        self.sink(
+            f"{self.prefix} {self.n_samples}/{self.n_samples} samples done in "
+            f"{elapsed:.1f} s{ran_out}"
+        )
+
+
+# ---------------------------------------------------------------------------
 # Best-first search over the boxes of other labels
 # ---------------------------------------------------------------------------
 
@@ -632,10 +700,13 @@ class _Search:
             )
         }
 
-    def run(self, final, time_limit=None):
-        """Radius of every sample; ``out_of_time`` marks where 'exact' gave up."""
+    def run(self, final, time_limit=None, progress=None):
+        """Radius of every sample; ``out_of_time`` marks where 'exact' gave up.
+
+        ``progress`` (a :class:`_Progress`) may ask how many samples are
+        settled after every round, every batch and every integer program.
+        """
         n_samples, n_features = self.X.shape
-        bound, stage = self.bound, self.stage
         result = np.zeros(n_samples, dtype=np.int64)
         # A sample out of time finishes as 'lagrangian' does, so that it
         # keeps a proven bound at least as good.
@@ -644,35 +715,65 @@ class _Search:
         self.spent = np.zeros(n_samples)
         self.time_limit = time_limit
         self.active = np.ones(n_samples, dtype=bool)
+        self.progress = _Progress(0, n_samples, "") if progress is None else progress
         while self.active.any():
             act = np.flatnonzero(self.active)
-            level = bound[act].min(axis=1)
-            at_level = bound[act] == level[:, None]
-            done = (at_level & (stage[act] >= self.final[act, None])).any(axis=1)
-            done |= level >= self.cap
+            done, level, at_level = self._settled(act)
             result[act[done]] = level[done]
             self.active[act[done]] = False
-            act, at_level = act[~done], at_level[~done]
-            if act.size == 0:
+            self._tick()
+            if done.all():
                 break
-            # The cheap stage on every margin-only pair of the level at once;
-            # otherwise the nearest pair of the level goes one stage further.
-            fresh = at_level & (stage[act] == _MARGIN)
-            has_fresh = fresh.any(axis=1)
-            i, j = np.nonzero(fresh & has_fresh[:, None])
-            later = np.flatnonzero(~has_fresh)
-            s_all = np.concatenate([act[i], act[later]])
-            j_all = np.concatenate([j, np.argmax(at_level[later], axis=1)])
-            st = stage[s_all, j_all]
-            for which, advance in (
-                (_MARGIN, self._pairwise),
-                (_PAIRWISE, self._lagrangian),
-                (_LAGRANGIAN, self._exact),
-            ):
-                s, j = s_all[st == which], j_all[st == which]
-                for batch in gen_batches(s.size, self.rows.get(which, 1)):
-                    advance(s[batch], j[batch])
+            self._advance(act[~done], at_level[~done])
         return np.clip(result - 1, 0, n_features)
+
+    def _settled(self, act):
+        """Which samples of ``act`` are done; their smallest bound and its pairs.
+
+        Done: a pair with the smallest bound has reached the final stage (every
+        other pair needs at least as many changes), or no pair can be attacked.
+        """
+        level = self.bound[act].min(axis=1)
+        at_level = self.bound[act] == level[:, None]
+        done = (at_level & (self.stage[act] >= self.final[act, None])).any(axis=1)
+        return done | (level >= self.cap), level, at_level
+
+    def _tick(self):
+        """Tell ``progress`` the samples settled, counted only if a line is due.
+
+        Counted afresh, so that samples settled by the integer programs of a
+        round count before the round ends.
+        """
+
+        def n_settled():
+            act = np.flatnonzero(self.active)
+            return self.active.size - act.size + int(self._settled(act)[0].sum())
+
+        self.progress.update(n_settled)
+
+    def _advance(self, act, at_level):
+        """One round for the samples ``act`` not done, ``at_level`` their pairs.
+
+        The cheap stage on every margin-only pair of the level at once;
+        otherwise the nearest pair of the level goes one stage further.
+        """
+        stage = self.stage
+        fresh = at_level & (stage[act] == _MARGIN)
+        has_fresh = fresh.any(axis=1)
+        i, j = np.nonzero(fresh & has_fresh[:, None])
+        later = np.flatnonzero(~has_fresh)
+        s_all = np.concatenate([act[i], act[later]])
+        j_all = np.concatenate([j, np.argmax(at_level[later], axis=1)])
+        st = stage[s_all, j_all]
+        for which, advance in (
+            (_MARGIN, self._pairwise),
+            (_PAIRWISE, self._lagrangian),
+            (_LAGRANGIAN, self._exact),
+        ):
+            s, j = s_all[st == which], j_all[st == which]
+            for batch in gen_batches(s.size, self.rows.get(which, 1)):
+                advance(s[batch], j[batch])
+                self._tick()
 
     def _pairwise(self, s, j):
         """Single-pair bounds against each of the nearest own boxes."""
@@ -754,6 +855,7 @@ class _Search:
                 left,
             )
             self.spent[s_] += time.perf_counter() - start
+            self._tick()
             if status == "optimal":
                 self.bound[s_, j_] = max(self.bound[s_, j_], value)
                 self.stage[s_, j_] = _EXACT
@@ -770,12 +872,22 @@ class _Search:
 
 
 def _searched_radii(
-    X, lower, upper, box_class, n_classes, geometry, method, time_limit, n_jobs
+    X,
+    lower,
+    upper,
+    box_class,
+    n_classes,
+    geometry,
+    method,
+    time_limit,
+    n_jobs,
+    progress,
 ):
     """The best-first search of every chunk of samples; the radii of all.
 
     The exact distances come from the arrays as given, the search works on
-    their copies in the attacker's type (``geometry``).
+    their copies in the attacker's type (``geometry``). ``progress`` hears
+    of every chunk and of the search inside it.
     """
     X_attack, lower_attack, upper_attack, low, high = geometry
     final = {"pairwise": _PAIRWISE, "lagrangian": _LAGRANGIAN, "exact": _EXACT}[method]
@@ -786,7 +898,10 @@ def _searched_radii(
         searcher = _Search(
             X_attack[rows], lower_attack, upper_attack, box_class, D, C, low, high
         )
-        radius = searcher.run(final, time_limit if method == "exact" else None)
+        radius = searcher.run(
+            final, time_limit if method == "exact" else None, progress
+        )
+        progress.chunk_done(radius.size)
         return radius, int(searcher.out_of_time.sum())
 
     # The search holds a few (samples x boxes) arrays per chunk: the
@@ -798,6 +913,7 @@ def _searched_radii(
     )
     radius = np.concatenate([r for r, _ in results])
     n_unproven = sum(n for _, n in results)
+    progress.finish(n_unproven)
     if n_unproven:
         warnings.warn(
             f"method='exact' reached time_limit={time_limit} s on {n_unproven} of "
@@ -825,6 +941,7 @@ def _searched_radii(
         "feature_range": ["array-like", None],
         "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -838,6 +955,7 @@ def certified_radius(
     feature_range=None,
     time_limit=None,
     n_jobs=None,
+    verbose=0,
 ):
     r"""Certified l0 radius of the nearest-box prediction for each sample.
 
@@ -920,6 +1038,15 @@ def certified_radius(
     n_jobs : int, default=None
         Threads for the exact distances (see :func:`l0_distances`); the
         result does not depend on it.
+    verbose : int, default=0
+        When positive, print progress to standard output: for
+        ``'pairwise'``, ``'lagrangian'`` and ``'exact'`` a line at most every
+        2 seconds while the search runs (samples done out of all, seconds
+        elapsed, a rough estimate of the seconds left, which tends to be low
+        as easy samples finish first), and for every method a last line with
+        the total time. One integer program is not interrupted, so with
+        ``time_limit=None`` a single hard sample can hold the next line back.
+        The result does not depend on it.
 
     Returns
     -------
@@ -978,6 +1105,13 @@ def certified_radius(
     pairwise [1]
     lagrangian [2]
     exact [2]
+
+    With ``verbose=1``, progress goes to standard output (here one line, the
+    last; long runs print one at most every 2 seconds before it):
+
+    >>> radius = certified_radius([[0.5] * 4], lower, upper, ["a", "a", "b"],
+    ...                           method="exact", feature_range=(0, 1), verbose=1)
+    [certified_radius] method='exact': 1/1 samples done in ... s
     """
     if isinstance(time_limit, (bool, np.bool_)):
         # validate_params takes a bool for a number of seconds.
@@ -988,38 +1122,65 @@ def certified_radius(
     X, lower, upper, box_class, n_classes, feature_range = _prepare(
         X, lower, upper, box_labels, feature_range
     )
-    n_samples, n_features = X.shape
-
-    # l0_distances is exact for every mix of dtypes, so the distances of the
-    # arrays as given are the model's prediction, whatever the attacker's type.
-    def class_distance_matrix():
-        return class_distances_chunked(
-            X, lower, upper, box_class, n_classes, n_jobs=n_jobs
-        ).astype(np.int64)
-
-    # Without features nothing can change and every sample is tied: radius 0.
-    if method == "margin" or n_samples == 0 or n_features == 0:
-        return margin_radius(class_distance_matrix(), n_features)
-    geometry = _attack_geometry(X, lower, upper, feature_range)
+    progress = _Progress(verbose, X.shape[0], method)
+    geometry = None
+    if method != "margin" and X.shape[0] and X.shape[1]:
+        geometry = _attack_geometry(X, lower, upper, feature_range)
+        if geometry is None:
+            _warn_margin_fallback(X, lower, upper, method)
     if geometry is None:
-        dtype = _attack_dtype(X, lower, upper)
-        warnings.warn(
-            f"certified_radius(method={method!r}) needs every value of X, lower and "
-            f"upper exactly in {dtype}, but some integers are beyond "
-            f"2**{np.finfo(dtype).nmant + 1}; returning the 'margin' radius, which "
-            "is sound for any input but may be smaller. Shift or rescale the "
-            "features to smaller integers to use the tighter methods.",
-            UserWarning,
-            stacklevel=3,  # the caller, past validate_params' wrapper
+        # 'margin', nothing to certify, or integers too large for the others.
+        # l0_distances is exact for every mix of dtypes, so the distances of
+        # the arrays as given are the model's prediction, whatever the
+        # attacker's type. Without features nothing can change and every
+        # sample is tied: radius 0.
+        radius = margin_radius(
+            class_distances_chunked(
+                X, lower, upper, box_class, n_classes, n_jobs=n_jobs
+            ).astype(np.int64),
+            X.shape[1],
         )
-        return margin_radius(class_distance_matrix(), n_features)
-    low, high = geometry[3:]
-    if not low <= high:
-        # feature_range holds no value of the attacker's type: no coordinate
-        # can change, so only a sample that is tied already can be flipped.
-        nearest_two = np.sort(class_distance_matrix(), axis=1)[:, :2]
-        tied = nearest_two[:, 0] == nearest_two[:, 1]
-        return np.where(tied, 0, n_features).astype(np.int64)
-    return _searched_radii(
-        X, lower, upper, box_class, n_classes, geometry, method, time_limit, n_jobs
+    elif not geometry[3] <= geometry[4]:
+        radius = _radius_without_moves(X, lower, upper, box_class, n_classes, n_jobs)
+    else:
+        # The search's progress includes its last line.
+        return _searched_radii(
+            X,
+            lower,
+            upper,
+            box_class,
+            n_classes,
+            geometry,
+            method,
+            time_limit,
+            n_jobs,
+            progress,
+        )
+    progress.finish()
+    return radius
+
+
+def _warn_margin_fallback(X, lower, upper, method):
+    """Say that integers beyond the attacker's float type give the margin radius."""
+    dtype = _attack_dtype(X, lower, upper)
+    warnings.warn(
+        f"certified_radius(method={method!r}) needs every value of X, lower and "
+        f"upper exactly in {dtype}, but some integers are beyond "
+        f"2**{np.finfo(dtype).nmant + 1}; returning the 'margin' radius, which "
+        "is sound for any input but may be smaller. Shift or rescale the "
+        "features to smaller integers to use the tighter methods.",
+        UserWarning,
+        stacklevel=4,  # the caller, past certified_radius and validate_params
     )
+
+
+def _radius_without_moves(X, lower, upper, box_class, n_classes, n_jobs):
+    """Radii when ``feature_range`` holds no value of the attacker's type.
+
+    No coordinate can change, so only a sample that is tied already can be
+    flipped: radius 0 for a tie, ``n_features`` otherwise.
+    """
+    C = class_distances_chunked(X, lower, upper, box_class, n_classes, n_jobs=n_jobs)
+    nearest_two = np.sort(C.astype(np.int64), axis=1)[:, :2]
+    tied = nearest_two[:, 0] == nearest_two[:, 1]
+    return np.where(tied, 0, X.shape[1]).astype(np.int64)

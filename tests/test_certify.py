@@ -11,6 +11,8 @@ them, so no attack is missed. Nothing here reuses the module's geometry.
 
 import itertools
 import os
+import re
+import types
 import warnings
 
 import numpy as np
@@ -629,6 +631,140 @@ def test_sparse_input_says_to_call_toarray(where):
 
 
 # ---------------------------------------------------------------------------
+# Progress (verbose)
+# ---------------------------------------------------------------------------
+
+PROGRESS_LINE = re.compile(
+    r"\[certified_radius\] method='(\w+)': (\d+)/(\d+) samples done, "
+    r"\d+\.\d s elapsed, (about \d+\.\d s left|time left not known yet)$"
+)
+LAST_LINE = re.compile(
+    r"\[certified_radius\] method='(\w+)': (\d+)/(\d+) samples done in \d+\.\d s"
+)
+
+
+def progress_lines(output, method, n_samples):
+    """The samples-done counts of the progress lines; checks every line's form."""
+    *lines, last = output.splitlines()
+    n = str(n_samples)
+    assert LAST_LINE.fullmatch(last).groups() == (method, n, n)
+    matches = [PROGRESS_LINE.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    assert {m[1] for m in matches} == {method}
+    assert {m[3] for m in matches} == {n}
+    done = [int(m[2]) for m in matches]
+    # An estimate of the time left once some samples are done.
+    assert all(m[4].startswith("about") == (d > 0) for m, d in zip(matches, done))
+    assert done == sorted(done)
+    return done
+
+
+@pytest.mark.filterwarnings("ignore:Could not adhere to working_memory")
+@pytest.mark.parametrize("method", ["pairwise", "lagrangian", "exact"])
+def test_verbose_prints_the_progress_of_the_search(monkeypatch, capsys, method):
+    X, lower, upper, labels = random_model(5)
+    kwargs = dict(method=method, feature_range=(0, 1))
+    expected = certified_radius(X, lower, upper, labels, **kwargs)
+    assert capsys.readouterr().out == ""  # verbose=0 is silent
+    # A line at every update.
+    monkeypatch.setattr(certify_module, "_PROGRESS_INTERVAL", 0.0)
+    got = certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
+    np.testing.assert_array_equal(got, expected)
+    # One chunk: the search itself reports the samples it has finished
+    # ('pairwise' settles them all in its second round).
+    done = progress_lines(capsys.readouterr().out, method, 40)
+    assert done[-1] == 40 and len(done) >= 2
+    assert any(0 < d < 40 for d in done) or method == "pairwise"
+    # Chunks of a few samples: the count goes on across them.
+    with config_context(working_memory=0.01):
+        got = certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
+    np.testing.assert_array_equal(got, expected)
+    done = progress_lines(capsys.readouterr().out, method, 40)
+    assert len(set(done)) > 4 and done[-1] == 40
+
+
+def test_verbose_prints_at_most_one_line_per_interval(monkeypatch, capsys):
+    X, lower, upper, labels = random_model(5)
+    monkeypatch.setattr(certify_module, "_PROGRESS_INTERVAL", 1e9)
+    certified_radius(X, lower, upper, labels, method="exact", verbose=True)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert LAST_LINE.fullmatch(line).groups() == ("exact", "40", "40")
+
+
+@pytest.mark.parametrize(
+    "X, kwargs",
+    [
+        (np.full((3, 6), 0.5), dict(method="margin")),
+        # No float16 lies in the domain: nothing to search.
+        (
+            np.full((3, 6), 0.5, np.float16),
+            dict(method="exact", feature_range=(0.09998, 0.10003)),
+        ),
+        (np.zeros((0, 6)), dict(method="lagrangian")),
+    ],
+    ids=["margin", "no-value-in-domain", "no-samples"],
+)
+def test_verbose_without_a_search_prints_the_last_line(capsys, X, kwargs):
+    lower, upper, labels = nested()
+    lower, upper = lower.astype(X.dtype), upper.astype(X.dtype)
+    certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
+    (line,) = capsys.readouterr().out.splitlines()
+    n = str(X.shape[0])
+    assert LAST_LINE.fullmatch(line).groups() == (kwargs["method"], n, n)
+
+
+def test_verbose_says_how_many_ran_out_of_time(monkeypatch, capsys):
+    X, lower, upper, labels = random_model(2)
+    monkeypatch.setattr(
+        certify_module, "_witness", lambda *a: np.zeros(a[0].shape[0], bool)
+    )
+    monkeypatch.setattr(certify_module, "_fewest_changes_milp", lambda *a: ("limit", 0))
+    with pytest.warns(ConvergenceWarning, match=r"on (\d+) of 40 samples") as record:
+        certified_radius(
+            X, lower, upper, labels, method="exact", feature_range=(0, 1),
+            time_limit=5, verbose=1,
+        )
+    n_unproven = re.search(r"on (\d+) of", str(record[0].message))[1]
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.endswith(f"; {n_unproven} ran out of time_limit")
+
+
+def test_progress_lines_and_estimate(monkeypatch):
+    # A clock the test moves by hand: no real time is measured.
+    now = [100.0]
+    fake_time = types.SimpleNamespace(perf_counter=lambda: now[0])
+    monkeypatch.setattr(certify_module, "time", fake_time)
+    lines = []
+    progress = certify_module._Progress(1, 100, "exact", sink=lines.append)
+    now[0] = 101.0
+    progress.update(10)  # within the 2 s interval: no line
+    now[0] = 102.5
+    progress.update(0)
+    now[0] = 110.0
+    progress.update(25)
+    now[0] = 111.0
+    progress.chunk_done(30)  # 30 samples of a first chunk done, too soon
+    now[0] = 115.0
+    progress.update(lambda: 20)  # 30 + 20 of 100 after 15 s
+    now[0] = 116.0
+    progress.update(lambda: pytest.fail("counted too soon"))  # no line due
+    now[0] = 120.0
+    progress.finish(3)
+    prefix = "[certified_radius] method='exact': "
+    assert lines == [
+        prefix + "0/100 samples done, 2.5 s elapsed, time left not known yet",
+        prefix + "25/100 samples done, 10.0 s elapsed, about 30.0 s left",
+        prefix + "50/100 samples done, 15.0 s elapsed, about 15.0 s left",
+        prefix + "100/100 samples done in 20.0 s; 3 ran out of time_limit",
+    ]
+    silent = certify_module._Progress(0, 100, "exact", sink=lines.append)
+    now[0] = 200.0
+    silent.update(lambda: pytest.fail("counted while silent"))
+    silent.finish()
+    assert len(lines) == 4
+
+
+# ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
 
@@ -641,6 +777,8 @@ def test_sparse_input_says_to_call_toarray(where):
         ({"time_limit": -1}, InvalidParameterError, "time_limit"),
         ({"time_limit": True}, InvalidParameterError, "time_limit"),
         ({"time_limit": np.nan}, InvalidParameterError, "time_limit"),
+        ({"verbose": -1}, InvalidParameterError, "verbose"),
+        ({"verbose": "yes"}, InvalidParameterError, "verbose"),
         (
             {"feature_range": (False, True)},
             ValueError,

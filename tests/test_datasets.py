@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def test_bunch_fields_and_scaling(data_home, name, subset):
         "frame",
         "images",
         "target_names",
+        "class_names",
         "feature_names",
         "DESCR",
     }
@@ -101,21 +103,106 @@ def test_bunch_fields_and_scaling(data_home, name, subset):
     assert "MNIST" in bunch.DESCR
 
 
-def test_target_names(data_home):
+FASHION_CLASS_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+@pytest.mark.parametrize(
+    "loader, class_names",
+    [
+        (load_mnist, [str(d) for d in range(10)]),
+        (load_fashion_mnist, FASHION_CLASS_NAMES),
+    ],
+)
+def test_target_names_are_label_values_and_class_names_are_words(
+    data_home, loader, class_names
+):
     home, _ = data_home
-    assert list(load_mnist(home).target_names) == [str(d) for d in range(10)]
-    assert list(load_fashion_mnist(home).target_names) == [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
+    bunch = loader(home)
+    # target_names: the label values, of the dtype of target (load_digits').
+    assert bunch.target_names.dtype == bunch.target.dtype == np.int64
+    np.testing.assert_array_equal(bunch.target_names, np.arange(10))
+    assert np.isin(bunch.target, bunch.target_names).all()
+    # class_names: what each label means, indexed by the label.
+    assert bunch.class_names.dtype.kind == "U"
+    assert bunch.class_names.tolist() == class_names
+    assert bunch.class_names[bunch.target].shape == bunch.target.shape
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+@pytest.mark.parametrize("subset", ["test", "all"])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_as_frame(data_home, name, subset, scaled):
+    pd = pytest.importorskip("pandas")
+    home, _ = data_home
+    arrays = LOADERS[name](home, subset=subset, scaled=scaled)
+    bunch = LOADERS[name](home, subset=subset, scaled=scaled, as_frame=True)
+    assert set(bunch) == set(arrays)
+
+    assert isinstance(bunch.data, pd.DataFrame)
+    assert bunch.data.columns.tolist() == arrays.feature_names
+    assert (bunch.data.dtypes == arrays.data.dtype).all()
+    np.testing.assert_array_equal(bunch.data.to_numpy(), arrays.data)
+
+    assert isinstance(bunch.target, pd.Series)
+    assert bunch.target.name == "target" and bunch.target.dtype == np.int64
+    np.testing.assert_array_equal(bunch.target.to_numpy(), arrays.target)
+
+    assert isinstance(bunch.frame, pd.DataFrame)
+    assert bunch.frame.columns.tolist() == arrays.feature_names + ["target"]
+    pd.testing.assert_frame_equal(bunch.frame[arrays.feature_names], bunch.data)
+    pd.testing.assert_series_equal(bunch.frame["target"], bunch.target)
+    assert bunch.data.index.equals(bunch.frame.index)
+
+    # The rest is as without pandas: images stay a numpy array.
+    assert isinstance(bunch.images, np.ndarray)
+    np.testing.assert_array_equal(bunch.images, arrays.images)
+    np.testing.assert_array_equal(bunch.target_names, arrays.target_names)
+    np.testing.assert_array_equal(bunch.class_names, arrays.class_names)
+    assert bunch.DESCR == arrays.DESCR
+
+
+def test_as_frame_return_X_y(data_home):
+    pd = pytest.importorskip("pandas")
+    home, _ = data_home
+    X, y = load_fashion_mnist(home, subset="test", as_frame=True, return_X_y=True)
+    bunch = load_fashion_mnist(home, subset="test", as_frame=True)
+    assert isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)
+    pd.testing.assert_frame_equal(X, bunch.data)
+    pd.testing.assert_series_equal(y, bunch.target)
+    assert X.shape == (3, 784) and y.shape == (3,)
+
+
+@pytest.mark.parametrize("name", ["load_mnist", "load_fashion_mnist"])
+def test_as_frame_without_pandas(data_home, monkeypatch, name):
+    home, arrays = data_home
+    loader = {"load_mnist": load_mnist, "load_fashion_mnist": load_fashion_mnist}[name]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
+    message = (
+        rf"{name}\(as_frame=True\) requires pandas, which is not installed\. "
+        r"Install it \(pip install pandas\) or pass as_frame=False"
+    )
+    with pytest.raises(ImportError, match=message):
+        loader(home, as_frame=True)
+    with pytest.raises(ImportError, match=message):
+        loader(home, as_frame=True, return_X_y=True)
+    # Said before any file is looked for.
+    with pytest.raises(ImportError, match=message):
+        loader(home / "nowhere", as_frame=True)
+    # Without as_frame, pandas is not needed.
+    X, y = loader(home, subset="test", return_X_y=True)
+    assert isinstance(X, np.ndarray) and isinstance(y, np.ndarray)
+    assert loader(home).frame is None
 
 
 @pytest.mark.parametrize("subset", ["train", "test", "all"])
@@ -185,6 +272,8 @@ def test_invalid_params(data_home):
         load_mnist(123)
     with pytest.raises(TypeError, match="scaled"):
         load_mnist(home, scaled="yes")
+    with pytest.raises(TypeError, match="as_frame"):
+        load_mnist(home, as_frame="yes")
 
 
 # -- errors -------------------------------------------------------------------
@@ -473,3 +562,23 @@ def test_real_data_label_counts():
         X, y = loader(REAL_DATA, subset="test", scaled=False, return_X_y=True)
         assert X.shape == (10000, 784) and X.dtype == np.uint8
         assert np.bincount(y).tolist() == test_counts
+
+
+@pytest.mark.skipif(REAL_DATA is None, reason="real MNIST data not found")
+def test_real_data_as_frame_and_names():
+    pd = pytest.importorskip("pandas")
+    for loader, first_names in [
+        (load_mnist, ["7", "2", "1"]),
+        (load_fashion_mnist, ["Ankle boot", "Pullover", "Trouser"]),
+    ]:
+        bunch = loader(REAL_DATA, subset="test", as_frame=True)
+        assert isinstance(bunch.data, pd.DataFrame)
+        assert bunch.data.shape == (10000, 784) and bunch.frame.shape == (10000, 785)
+        assert bunch.frame.columns[-1] == "target" and bunch.target.name == "target"
+        assert (bunch.data.dtypes == np.float32).all()
+        assert bunch.target.dtype == bunch.target_names.dtype == np.int64
+        np.testing.assert_array_equal(np.unique(bunch.target), bunch.target_names)
+        assert bunch.class_names[bunch.target[:3]].tolist() == first_names
+        X, y = loader(REAL_DATA, subset="test", return_X_y=True)
+        np.testing.assert_array_equal(bunch.data.to_numpy(), X)
+        np.testing.assert_array_equal(bunch.target.to_numpy(), y)
