@@ -12,6 +12,7 @@ from ._metrics import (
     median_certified_radius,
 )
 from ._plot import CertifiedAccuracyDisplay
+from .peers import FeaturePartitionClassifier, RandomizedAblationClassifier
 from ._validation import FeatureRangeWarning
 
 __version__ = "0.1.0.dev0"
@@ -21,8 +22,10 @@ __all__ = [
     "BoxImagesDisplay",
     "BoxNNClassifier",
     "CertifiedAccuracyDisplay",
+    "FeaturePartitionClassifier",
     "FeatureRangeWarning",
     "NearestBoxDisplay",
+    "RandomizedAblationClassifier",
     "certified_accuracy",
     "certified_accuracy_curve",
     "certified_radius",
