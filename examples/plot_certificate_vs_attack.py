@@ -86,7 +86,7 @@ CertifiedAccuracyDisplay.from_predictions(
     y_test, y_pred, radius, name="certificate", ax=ax
 )
 CertifiedAccuracyDisplay.from_predictions(
-    y_test, y_pred, attack_radius, kind="empirical", name="sparse_attack", ax=ax
+    y_test, y_pred, attack_radius, kind="attack", name="sparse_attack", ax=ax
 )
 ax.set_xlim(0, int(result.n_changed[success].max()) + 1)
 plt.show()

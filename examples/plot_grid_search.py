@@ -39,7 +39,7 @@ pipe = make_pipeline(
 # ------
 # Two scores per candidate: plain accuracy and the certified accuracy at
 # radius 2. ``refit`` picks the model with the best certified accuracy.
-scoring = {"accuracy": "accuracy", "certified at 2": make_certified_scorer(radius=2)}
+scoring = {"accuracy": "accuracy", "certified at 2": make_certified_scorer(r=2)}
 search = GridSearchCV(
     pipe,
     {"boxnnclassifier__clip": [5.0, 50.0], "boxnnclassifier__n_boxes": [50, 150]},

@@ -57,7 +57,7 @@ print("radius of the first ten test images:", radius[:10])
 from sklearn_boxnn import certified_accuracy, median_certified_radius
 
 for r in range(6):
-    accuracy = certified_accuracy(y_test, y_pred, radius, r)
+    accuracy = certified_accuracy(y_test, y_pred, radius, r=r)
     print(f"certified accuracy at r = {r}: {accuracy:.3f}")
 print("median certified radius:", median_certified_radius(y_test, y_pred, radius))
 

@@ -8,28 +8,29 @@ an input whose prediction by the estimator differs from the original one.
 
 The pieces, from the outside in: :func:`sparse_attack` validates, splits the
 samples into chunks of bounded memory and confirms every success with
-``estimator.predict``; :func:`_attack_rows` tries target boxes for a chunk;
+``estimator.predict`` (for a Pipeline, the attack runs on what its last step
+sees and :func:`_write_back` turns the result into raw inputs);
+:func:`_attack_rows` tries target boxes for a chunk;
 :func:`_greedy` walks a chunk towards one target box each, one
 :class:`_Walk` step at a time. :class:`_AttackModel` holds what every step
 reads: the boxes and the values the attacker may write.
 """
 
 import numbers
-import sys
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import validate_data
 
 from ._chunking import chunk_slices
 from ._distances import class_distances, l0_distances, nearest_inside_and_outside
+from ._pipeline import frame_like, split_pipeline
 from ._validation import (
     FeatureRangeWarning,
-    check_boxnn,
     check_feature_range,
     check_not_masked,
     warn_outside_feature_range,
@@ -48,17 +49,23 @@ _FAR = np.iinfo(np.int32).max // 4
 _PROGRESS_INTERVAL = 2.0
 
 
-def _escape_values(lower, upper, X, feature_range):
+def _escape_values(lower, upper, X, bounds):
     """Per-coordinate lowest and highest values the attacker may write.
 
-    With a ``feature_range`` these are its ends. Without one, values one below
-    (above) every finite corner and every sample, which lie outside every box
-    that is bounded on that side; an infinite corner cannot be escaped anyway.
+    ``bounds`` holds, per coordinate, the ends of the attacker's domain
+    (``-inf`` and ``inf`` where it is unbounded). A finite end is used as it
+    is. An infinite one becomes a value one below (above) every finite corner
+    and every sample, which lies outside every box that is bounded on that
+    side; an infinite corner cannot be escaped anyway.
     """
-    n_features = X.shape[1]
-    if feature_range is not None:
-        low, high = feature_range
-        return np.full(n_features, low), np.full(n_features, high)
+    escape_low, escape_high = _beyond_every_value(lower, upper, X)
+    bound_low, bound_high = bounds
+    return (np.where(np.isfinite(bound_low), bound_low, escape_low),
+            np.where(np.isfinite(bound_high), bound_high, escape_high))
+
+
+def _beyond_every_value(lower, upper, X):
+    """Per coordinate, values below and above every finite corner and sample."""
     values = np.vstack([lower, upper, X])
     finite = np.isfinite(values)
     low = np.where(finite, values, np.inf).min(axis=0)
@@ -87,8 +94,8 @@ class _AttackModel:
     n_classes : int
     low, high : ndarray of shape (n_features,), dtype float64
         Lowest and highest value the attacker may write in each coordinate:
-        the ends of ``feature_range``, or without one values beyond every
-        corner and sample (see :func:`_escape_values`). Infinite only where
+        the ends of the attacker's domain, or where it is unbounded values
+        beyond every corner and sample (see :func:`_escape_values`). Infinite only where
         that overflowed, and then never written.
     low_inside, high_inside : ndarray of shape (n_boxes, n_features), dtype bool
         Whether ``low`` (``high``) lies in each box's interval.
@@ -104,8 +111,11 @@ class _AttackModel:
     high_inside: np.ndarray
 
     @classmethod
-    def from_estimator(cls, estimator, X, feature_range):
-        """The model of a fitted nearest-box ``estimator`` for the samples ``X``."""
+    def from_estimator(cls, estimator, X, bounds):
+        """The model of a fitted nearest-box ``estimator`` for the samples ``X``.
+
+        ``bounds`` are the ends of the attacker's domain per coordinate.
+        """
         classes = np.asarray(estimator.classes_)
         if classes.size < 2:
             raise ValueError(
@@ -116,7 +126,7 @@ class _AttackModel:
         upper = np.asarray(estimator.upper_, dtype=np.float64)
         # As the estimator's own predict derives it, so that both agree.
         box_class = np.searchsorted(classes, estimator.box_labels_)
-        low, high = _escape_values(lower, upper, X, feature_range)
+        low, high = _escape_values(lower, upper, X, bounds)
         return cls(
             lower=lower,
             upper=upper,
@@ -127,6 +137,18 @@ class _AttackModel:
             low_inside=(low >= lower) & (low <= upper),
             high_inside=(high >= lower) & (high <= upper),
         )
+
+    def same_cell(self, columns, wanted, got):
+        """Whether each value ``got`` may stand for ``wanted`` in its coordinate.
+
+        True where ``got`` is finite and lies in exactly the same box
+        intervals as ``wanted``, so that every distance stays what the attack
+        computed.
+        """
+        lower, upper = self.lower[:, columns].T, self.upper[:, columns].T
+        w, g = wanted[:, None], got[:, None]
+        same = ((lower <= w) == (lower <= g)) & ((w <= upper) == (g <= upper))
+        return same.all(axis=1) & np.isfinite(got)
 
     @property
     def n_boxes(self):
@@ -457,11 +479,12 @@ def _attack_chunks(X, model, max_changes, n_targets, progress):
     return X_adv, n_changed, n_changed_tie
 
 
-def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range):
+def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, bounds):
     """The result, with only the successes that ``estimator.predict`` confirms.
 
-    A success must also have written finite values inside ``feature_range``:
-    both hold by construction, and this is where that is checked.
+    A success must also have written finite values inside the attacker's
+    domain ``bounds`` (per coordinate): both hold by construction, and this
+    is where that is checked.
     """
     with warnings.catch_warnings():
         # X was validated (feature names included) and compared with
@@ -469,18 +492,17 @@ def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range):
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         warnings.filterwarnings("ignore", category=FeatureRangeWarning)
         y_pred = estimator.predict(X)
-        y_adv = estimator.predict(X_adv)
+        y_pred_adv = estimator.predict(X_adv)
     changed = X_adv != X
-    written_ok = np.isfinite(X_adv) | ~changed
-    if feature_range is not None:
-        low, high = feature_range
-        written_ok &= ((X_adv >= low) & (X_adv <= high)) | ~changed
+    low, high = bounds
+    inside = np.isfinite(X_adv) & (X_adv >= low) & (X_adv <= high)
+    written_ok = inside | ~changed
     success = n_changed >= 0
-    unconfirmed = success & ((y_adv == y_pred) | ~written_ok.all(axis=1))
+    unconfirmed = success & ((y_pred_adv == y_pred) | ~written_ok.all(axis=1))
     if unconfirmed.any():
         X_adv[unconfirmed] = X[unconfirmed]
         n_changed[unconfirmed] = -1
-        y_adv[unconfirmed] = y_pred[unconfirmed]
+        y_pred_adv[unconfirmed] = y_pred[unconfirmed]
         success &= ~unconfirmed
     # A changed prediction is a tie or better, whenever the trajectory saw one.
     seen = np.where(n_changed_tie < 0, n_changed, n_changed_tie)
@@ -491,9 +513,64 @@ def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range):
         n_changed=n_changed,
         success=success,
         y_pred=y_pred,
-        y_adv=y_adv,
+        y_pred_adv=y_pred_adv,
         n_changed_tie=n_changed_tie,
     )
+
+
+def _write_back(pipeline, X_in, X, result, attack_model, bounds):
+    """The attack on a Pipeline's model as raw inputs, confirmed by the Pipeline.
+
+    ``X`` is ``X_in`` as the model sees it and ``result`` the attack on it.
+    Each changed coordinate is mapped back through the steps
+    (:meth:`~sklearn_boxnn._pipeline.CoordinatePipeline.to_raw`; where
+    rounding cannot reach a value exactly, a neighbour in the same box
+    intervals (:meth:`_AttackModel.same_cell`) and in ``bounds``); a success
+    the Pipeline's own ``predict`` does not confirm on the raw example (a
+    value rounding could not reach) becomes a failure, and ``n_changed``
+    counts the changed raw coordinates.
+    """
+    low, high = bounds
+
+    def accept(columns, wanted, got):
+        inside = (got >= low[columns]) & (got <= high[columns])
+        return inside & attack_model.same_cell(columns, wanted, got)
+
+    X_raw = check_array(X_in, dtype=np.float64)
+    changed = result.X_adv != X
+    X_adv = pipeline.to_raw(X_raw, result.X_adv, changed, X_in, accept=accept)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FeatureRangeWarning)
+        y_pred_adv = np.asarray(pipeline.estimator.predict(frame_like(X_in, X_adv)))
+    success = result.success & (y_pred_adv != result.y_pred)
+    X_adv[~success] = X_raw[~success]
+    y_pred_adv[~success] = result.y_pred[~success]
+    n_changed = np.where(success, np.count_nonzero(X_adv != X_raw, axis=1), -1)
+    tie = result.n_changed_tie
+    result.update(
+        X_adv=X_adv,
+        n_changed=n_changed,
+        success=success,
+        y_pred_adv=y_pred_adv,
+        n_changed_tie=np.where(success, np.minimum(tie, n_changed), tie),
+    )
+    return result
+
+
+def _finish(result, X_in, feature_range):
+    """Add the raw domain, keep a DataFrame a DataFrame, keep the old key ``y_adv``."""
+    result.feature_range = feature_range
+    result.X_adv = frame_like(X_in, result.X_adv)
+    result._set_deprecated(
+        result.y_pred_adv,
+        new_key="y_pred_adv",
+        deprecated_key="y_adv",
+        warning_message=(
+            "The key 'y_adv' of sparse_attack's result was renamed 'y_pred_adv' in "
+            "0.1 and will be removed in 0.2; use result.y_pred_adv."
+        ),
+    )
+    return result
 
 
 def _validate_samples(estimator, X):
@@ -504,12 +581,6 @@ def _validate_samples(estimator, X):
     X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
     # Exact for float32 input; X_adv holds float64 box corners.
     return X.astype(np.float64, copy=False)
-
-
-def _pandas_frame(X):
-    """Whether ``X`` is a pandas DataFrame, without importing pandas."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(X, pandas.DataFrame)
 
 
 class _Progress:
@@ -578,12 +649,24 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
     A success is an upper bound on the sample's l0 robustness, and a
     certificate ``R`` a lower bound, so ``n_changed >= R + 1`` always.
 
+    A :class:`~sklearn.pipeline.Pipeline` is attacked through its steps when
+    they act on each coordinate alone (``MinMaxScaler``, ``StandardScaler``,
+    ``MaxAbsScaler``, ``'passthrough'``, a ``FunctionTransformer`` declared
+    elementwise; see :ref:`the threat model <threat-model-preprocessing>`):
+    the attack runs on what the last step sees, within its ``feature_range``
+    and what the steps can produce, and every changed coordinate is written
+    back as a raw value, so ``X_adv`` is a raw input that the Pipeline's own
+    ``predict`` classifies differently.
+
     Parameters
     ----------
-    estimator : BoxNNClassifier
+    estimator : BoxNNClassifier or Pipeline
         Fitted nearest-box classifier (``lower_``, ``upper_``, ``box_labels_``,
-        ``classes_``). Its ``feature_range``, when set, is the attacker's
-        domain: every changed coordinate takes a value inside it.
+        ``classes_``), or a Pipeline ending in one whose earlier steps act on
+        each coordinate alone (others are refused with the reason). Its
+        ``feature_range``, when set, is the attacker's domain: every changed
+        coordinate takes a value inside it (for a Pipeline, the preimage of
+        it: ``feature_range`` in the result).
     X : array-like of shape (n_samples, n_features)
         Samples to attack, validated as ``estimator.predict`` does (at least
         one sample, no NaN or infinity, the features and feature names seen
@@ -606,10 +689,10 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
         With attributes
 
         X_adv : ndarray of shape (n_samples, n_features), dtype float64
-            Adversarial examples; the unchanged sample where the attack
-            failed. A pandas DataFrame with the index and columns of ``X``
-            when ``X`` is one, so that ``estimator.predict(X_adv)`` sees the
-            feature names.
+            Adversarial examples, in the units of ``X`` (raw inputs for a
+            Pipeline); the unchanged sample where the attack failed. A
+            pandas DataFrame with the index and columns of ``X`` when ``X`` is
+            one, so that ``estimator.predict(X_adv)`` sees the feature names.
         n_changed : ndarray of shape (n_samples,), dtype intp
             Number of coordinates in which ``X_adv`` differs from ``X``, or
             ``-1`` where no attack with at most ``max_changes`` changes was
@@ -619,13 +702,20 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
             ``y_pred`` (verified with ``estimator.predict``).
         y_pred : ndarray of shape (n_samples,)
             Prediction on ``X``.
-        y_adv : ndarray of shape (n_samples,)
-            Prediction on ``X_adv``.
+        y_pred_adv : ndarray of shape (n_samples,)
+            Prediction on ``X_adv``. Called ``y_adv`` before 0.1; that key
+            still works, with a FutureWarning, until 0.2.
         n_changed_tie : ndarray of shape (n_samples,), dtype intp
             Fewest changes seen after which another class tied with (or beat)
             the predicted class, the event that certificates count for the
             attacker; ``-1`` if never reached. At most ``n_changed`` where
             ``success``, and at least the certified radius plus one.
+        feature_range : tuple of two ndarrays of shape (n_features,)
+            The attacker's domain in the units of ``X``: the lowest and
+            highest value of each coordinate it may write, ``-inf`` and
+            ``inf`` where unbounded. For a Pipeline, the raw values the steps
+            map into the model's ``feature_range`` (everything, for a
+            ``MinMaxScaler(clip=True)`` in front of ``feature_range=(0, 1)``).
 
     Warns
     -----
@@ -653,23 +743,37 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
     True
     >>> bool(np.all(result.n_changed >= clf.certify(X[:3]) + 1))
     True
+
+    Through a Pipeline, on raw inputs: the examples are raw values again.
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> pipe = make_pipeline(MinMaxScaler(clip=True), clf).fit(255 * X, y)
+    >>> result = sparse_attack(pipe, 255 * X[:3])
+    >>> bool(np.all(pipe.predict(result.X_adv) != pipe.predict(255 * X[:3])))
+    True
+    >>> result.feature_range[0][:2]
+    array([-inf, -inf])
     """
-    check_boxnn(estimator, what="sparse_attack")
-    feature_range = check_feature_range(getattr(estimator, "feature_range", None))
-    X_in, X = X, _validate_samples(estimator, X)
+    X_in = X
+    check_not_masked(X_in)
+    pipeline = split_pipeline(estimator, what="sparse_attack", invertible=True)
+    model = pipeline.final
+    X = _validate_samples(model, pipeline.to_model(X_in, what="sparse_attack"))
+    feature_range = check_feature_range(getattr(model, "feature_range", None))
+    what = "sparse_attack" + (" (after the Pipeline's steps)" if pipeline.steps else "")
     # stacklevel: this function, then validate_params' wrapper, then the caller.
-    warn_outside_feature_range(X, feature_range, what="sparse_attack", stacklevel=4)
-    model = _AttackModel.from_estimator(estimator, X, feature_range)
+    warn_outside_feature_range(X, feature_range, what=what, stacklevel=4)
+    bounds = pipeline.model_bounds(feature_range, X.shape[1])
+    attack_model = _AttackModel.from_estimator(model, X, bounds)
     n_features = X.shape[1]
     max_changes = n_features if max_changes is None else min(max_changes, n_features)
     progress = _Progress(verbose, X.shape[0])
     X_adv, n_changed, n_changed_tie = _attack_chunks(
-        X, model, max_changes, n_targets, progress
+        X, attack_model, max_changes, n_targets, progress
     )
-    result = _confirm(estimator, X, X_adv, n_changed, n_changed_tie, feature_range)
+    result = _confirm(model, X, X_adv, n_changed, n_changed_tie, bounds)
+    if pipeline.steps:
+        result = _write_back(pipeline, X_in, X, result, attack_model, bounds)
     progress.finish(result.success)
-    if _pandas_frame(X_in):
-        result.X_adv = sys.modules["pandas"].DataFrame(
-            result.X_adv, index=X_in.index, columns=X_in.columns
-        )
-    return result
+    return _finish(result, X_in, pipeline.raw_domain(bounds))

@@ -10,7 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_features,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._certify import certified_radius, margin_radius
 from ._distances import class_distances_chunked
@@ -18,6 +23,7 @@ from ._validation import (
     check_feature_range,
     check_label_types,
     check_not_masked,
+    deprecate_positional,
     warn_outside_feature_range,
 )
 
@@ -59,9 +65,13 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         and ``class_weight``; ``class_weight='balanced'`` spreads them
         evenly), at least one per class and never more than the class has
         distinct points. A dict ``{label: count}`` sets the count of every
-        class. ``'auto'`` is ``min(500, n_points)`` in total, ``n_points`` the
-        number of distinct starting points; with weights, a class whose
-        points run out does not pass its share of boxes to the others.
+        class (a key may also be the label's string form, as JSON writes it:
+        ``{'3': 2}``). ``'auto'`` is ``min(500, n_points)`` in total,
+        ``n_points`` the number of distinct starting points; with weights, a
+        class whose points run out does not pass its share of boxes to the
+        others. Training that continues existing boxes (``warm_start``,
+        :meth:`partial_fit` after its first call) keeps them and ignores
+        ``n_boxes``.
     tau : float, default=1.0
         Temperature of the soft-min (paper eq. 12); larger is closer to the
         hard minimum, ``0`` is the mean.
@@ -86,11 +96,13 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         Half-width of the initial boxes around their training points (paper: 0.1).
     max_epochs : int, default=15
         Number of passes over the training data. The cosine learning-rate
-        schedule and the ``delta`` annealing both span all of them.
+        schedule and the ``delta`` annealing both span all of them. For
+        :meth:`partial_fit`, the number of calls over which ``delta`` anneals.
     batch_size : int, default=256
         Samples per optimisation step.
     learning_rate : float, default=1e-2
-        Initial Adam learning rate, decayed to zero with a cosine schedule.
+        Initial Adam learning rate, decayed to zero with a cosine schedule
+        (constant in :meth:`partial_fit`).
     project_bounds : bool, default=True
         After every step, move the corners back into the data domain
         (``feature_range`` if given, else the per-feature range of the
@@ -98,7 +110,8 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float or None, default=None
         Fraction of the training data held out (stratified) to pick the epoch
         with the best validation median certified radius (ties: accuracy).
-        ``None`` keeps the last epoch and trains on all data.
+        ``None`` keeps the last epoch and trains on all data. Ignored by
+        :meth:`partial_fit`.
     n_iter_no_change : int or None, default=None
         With ``validation_fraction``, stop after this many epochs without a
         better validation score. ``None`` runs all ``max_epochs``.
@@ -131,7 +144,22 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         If positive, print one line per epoch: loss, training accuracy,
         validation figures, epoch and elapsed time, and an estimate of the
-        time left.
+        time left (one line per call of :meth:`partial_fit`); in
+        :meth:`certify` with a method other than ``'margin'``, the search's
+        progress at most every 2 seconds.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, :meth:`fit` continues training
+        from the fitted boxes instead of drawing new ones, as
+        :class:`~sklearn.neural_network.MLPClassifier` does: ``y`` must have
+        the same classes and ``X`` the same features. The boxes are kept,
+        their number and labels included, so ``n_boxes`` and ``init_width``
+        are ignored. Both schedules run again over ``max_epochs`` as in a
+        first fit (a warm restart, with a fresh Adam): the learning rate from
+        ``learning_rate`` down to zero, ``delta`` from ``delta_start`` to
+        ``delta_end``. To refine a model rather than anneal it again, set a
+        smaller ``learning_rate`` and ``delta_start=delta_end``.
+        ``history_`` and ``n_iter_`` continue. Without a fitted model,
+        ``fit`` is an ordinary fit. :meth:`partial_fit` always continues.
     n_jobs : int, default=None
         Number of threads for the exact distances behind ``predict``,
         ``decision_function``, ``score`` and ``certify`` (see
@@ -140,9 +168,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         Training is not affected.
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes in the objective, the validation score and the
-        spread of boxes (see ``n_boxes``): ``{label: weight}``, or
-        ``'balanced'`` for ``n_samples / (n_classes * count)`` as in
-        scikit-learn's linear models. Multiplies ``sample_weight``.
+        spread of boxes (see ``n_boxes``): ``{label: weight}`` (keys as in
+        ``n_boxes``), or ``'balanced'`` for ``n_samples / (n_classes *
+        count)`` as in scikit-learn's linear models (not with
+        :meth:`partial_fit`, which sees one batch at a time). Multiplies
+        ``sample_weight``.
     temperature : float, default=1.0
         Temperature of :meth:`predict_proba`, a softmax over minus the
         per-class distances: ``p_k = exp(-d_k / temperature) / sum_j
@@ -160,11 +190,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
     box_labels_ : ndarray of shape (n_boxes,)
         Label of each box, values from ``classes_``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run, in all fits that continued one another
+        (``warm_start``) and calls of :meth:`partial_fit` (one pass each).
     best_epoch_ : int
-        Epoch whose boxes were kept (the last one without validation).
+        Epoch whose boxes were kept (the last one without validation), a
+        1-based index into ``history_``.
     history_ : list of dict
-        One record per epoch: ``loss`` (minus the mean clipped soft margin),
+        One record per epoch or :meth:`partial_fit` call: ``loss`` (minus the
+        mean clipped soft margin),
         ``train_accuracy`` (exact, on up to 2,000 training samples),
         ``val_accuracy`` and ``val_median_radius`` with validation, ``delta``,
         ``learning_rate``, ``epoch_time``, ``elapsed_time``, ``compiled``.
@@ -222,6 +255,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         "compile": ["boolean", StrOptions({"auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
         "n_jobs": [None, numbers.Integral],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -249,6 +283,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         compile="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
         n_jobs=None,
         class_weight=None,
         temperature=1.0,
@@ -272,6 +307,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.class_weight = class_weight
         self.temperature = temperature
@@ -283,6 +319,9 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         The fit is atomic: if it fails or is interrupted (an error, a
         ``KeyboardInterrupt``), the estimator is left exactly as it was
         before the call, fitted or not.
+
+        With ``warm_start=True`` and a fitted estimator, training continues
+        from the fitted boxes (see ``warm_start``).
 
         Parameters
         ----------
@@ -305,42 +344,28 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         """
         # validate_data sets n_features_in_ and feature_names_in_ on self;
         # everything else is assigned together at the end of _fit.
-        previous_state = dict(self.__dict__)
-        try:
-            self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
+        _atomically(self, self._fit, X, y, sample_weight)
         return self
 
     def _fit(self, X, y, sample_weight):
-        check_not_masked(X)
-        check_label_types(y)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"BoxNNClassifier needs samples of at least two classes; got one "
-                f"class ({classes[0]!r}). A certificate compares the nearest "
-                "box with the nearest box of another class."
+        warm = bool(self.warm_start) and _has_boxes(self)
+        if warm:
+            X, y = self._validate_more_data(
+                X, y, "fit with warm_start=True",
+                "set warm_start=False to fit new boxes",
             )
+            classes, y_index = np.unique(y, return_inverse=True)
+            self._check_same_classes(classes)
+        else:
+            X, y, classes, y_index = self._validate_new_data(X, y)
         feature_range = check_feature_range(self.feature_range)
         self._check_training_inputs(X, feature_range)
         weight = self._training_weights(sample_weight, X, y, classes, y_index)
-        # Imported here so that predicting with, pickling or unpickling a
-        # model never imports torch.
-        try:
-            from ._training import BoxTrainer, TrainingSettings, resolve_device
-        except ImportError as exc:
-            raise ImportError(
-                f"BoxNNClassifier.fit trains with torch, which cannot be imported "
-                f"({exc}). Install it, e.g. pip install torch (on a CPU-only "
-                "machine, the CPU wheel); predict and certify do not need it."
-            ) from exc
-
-        resolve_device(self.device)  # fail fast on an unusable device
+        _check_every_class_weighted(
+            classes, y_index, weight, "so no box can start there; give them a positive "
+            "weight or drop them from y."
+        )
+        BoxTrainer, TrainingSettings = _import_trainer(self.device, "fit")
         random_state = check_random_state(self.random_state)
 
         X32 = X.astype(np.float32, copy=False)
@@ -349,19 +374,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             X32, y_index, weight, validation = self._split_validation(
                 X32, y_index, weight, random_state
             )
-        starts = _starting_points(X32, y_index, weight)
-        box_class = self._allocate_boxes(classes, y_index, weight, starts)
-        seeds = _draw_seed_points(y_index, starts, box_class, random_state)
-        # Samples of zero weight do not count, not even for the data's range.
-        corner_bounds = _corner_bounds(
-            X32 if weight is None else X32[weight > 0], feature_range
-        )
-        lower = X32[seeds] - np.float32(self.init_width)
-        upper = X32[seeds] + np.float32(self.init_width)
-        if self.project_bounds:
-            lower = np.clip(lower, *corner_bounds)
-            upper = np.clip(upper, *corner_bounds)
-
+        data_range = self._training_range(X32, weight, continued=warm)
+        corner_bounds = _corner_bounds(data_range, feature_range)
+        if warm:
+            lower, upper, box_class = self._current_boxes()
+        else:
+            lower, upper, box_class = self._initial_boxes(
+                X32, y_index, weight, classes, corner_bounds, random_state
+            )
         trainer = BoxTrainer(
             TrainingSettings.from_params(self.get_params()),
             working_memory=get_config()["working_memory"],
@@ -378,15 +398,290 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
             sample_weight=weight,
         )
+        self._set_fitted(classes, box_class, result, data_range, continued=warm)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass over a batch of training data, from the current boxes.
+
+        The first call (on an estimator that is not fitted) starts the boxes
+        from its batch, as :meth:`fit` does, and needs every label in
+        ``classes`` (as :class:`~sklearn.linear_model.SGDClassifier`), since
+        the boxes of every class start there. Later calls, and calls after
+        :meth:`fit`, continue from the fitted boxes, whose number and labels
+        never change (``n_boxes`` and ``init_width`` only act on the first
+        call); their batches may hold any subset of the classes. The Adam
+        moments are kept between calls as numpy arrays, so the estimator can
+        be pickled between calls (or sent to another process, as
+        :class:`dask_ml.wrappers.Incremental` does) and never needs torch to
+        predict.
+
+        Schedules: the learning rate stays at ``learning_rate`` (there is no
+        known end for a decay to reach; lower it with ``set_params`` to
+        refine). ``delta`` anneals from ``delta_start`` to ``delta_end``
+        over the first ``max_epochs`` calls, step by step as in the epochs of
+        :meth:`fit` (``max_epochs`` calls on batches of one size give the same
+        ramp), and stays at ``delta_end`` afterwards and after :meth:`fit`.
+        ``validation_fraction`` and ``n_iter_no_change`` are ignored.
+        ``sample_weight`` weighs the samples within the batch (each batch's
+        weights are scaled to mean 1); ``class_weight='balanced'`` needs the
+        whole data and is refused. Each call appends one record to
+        ``history_`` and adds one to ``n_iter_``; like :meth:`fit` it is
+        atomic.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training data, inside ``feature_range`` when it is set.
+            Later calls need the features of the first.
+        y : array-like of shape (n_samples,)
+            Labels of the batch, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every label the model will see, at least two. Required on the
+            first call; later calls accept only the same set (or None).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample's term in the objective,
+            multiplied by ``class_weight``. On the first call every class
+            needs a sample of positive weight.
+
+        Returns
+        -------
+        self : BoxNNClassifier
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_boxnn import BoxNNClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> X = X / 16
+        >>> clf = BoxNNClassifier(n_boxes=50, max_epochs=4, feature_range=(0, 1),
+        ...                       random_state=0)
+        >>> for batch in np.array_split(np.arange(len(X)), 4):
+        ...     clf = clf.partial_fit(X[batch], y[batch], classes=np.arange(10))
+        >>> clf.n_iter_, clf.lower_.shape
+        (4, (50, 64))
+        >>> clf.score(X, y) > 0.7
+        True
+        """
+        _atomically(self, self._partial_fit, X, y, classes, sample_weight)
+        return self
+
+    def _partial_fit(self, X, y, classes, sample_weight):
+        first = not _has_boxes(self)
+        X, y, classes, y_index = self._validate_batch(X, y, classes, first)
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the class frequencies of the whole "
+                "data, which partial_fit does not see. Compute them once, e.g. "
+                "dict(zip(classes, compute_class_weight('balanced', classes=classes, "
+                "y=y_all))) with sklearn.utils.class_weight.compute_class_weight, and "
+                "pass that dict as class_weight."
+            )
+        feature_range = check_feature_range(self.feature_range)
+        self._check_training_inputs(X, feature_range)
+        weight = self._training_weights(sample_weight, X, y, classes, y_index)
+        if first:
+            _check_every_class_weighted(
+                classes, y_index, weight, "in the first batch given to partial_fit, "
+                "which starts the boxes of every class; put samples of every class "
+                "in the first batch (shuffle the data), or call fit first."
+            )
+        BoxTrainer, TrainingSettings = _import_trainer(self.device, "partial_fit")
+        random_state = check_random_state(self.random_state)
+        X32 = X.astype(np.float32, copy=False)
+        data_range = self._training_range(X32, weight, continued=not first)
+        corner_bounds = _corner_bounds(data_range, feature_range)
+        if first:
+            boxes = self._initial_boxes(
+                X32, y_index, weight, classes, corner_bounds, random_state
+            )
+        else:
+            boxes = self._current_boxes()
+        passes_done = 0 if first else int(getattr(self, "n_iter_", 0))
+        # Another minibatch order in every pass, even with an int random_state.
+        base_seed = int(random_state.randint(np.iinfo(np.int32).max))
+        seed = np.random.SeedSequence([base_seed, passes_done]).generate_state(1)[0]
+        trainer = BoxTrainer(
+            TrainingSettings.from_params(self.get_params()),
+            working_memory=get_config()["working_memory"],
+        )
+        result = trainer.partial_fit(
+            X32, y_index, *boxes, n_classes=classes.size, corner_bounds=corner_bounds,
+            seed=int(seed), sample_weight=weight, optimizer_state=self._optimizer_state(),
+            passes_done=passes_done,
+        )
+        self._set_fitted(classes, boxes[2], result, data_range, continued=not first)
+
+    # -- validation of training data -----------------------------------------
+
+    def _validate_new_data(self, X, y):
+        """X, y, the sorted classes and the class index of every sample (a new fit)."""
+        check_not_masked(X)
+        check_label_types(y)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                f"BoxNNClassifier needs samples of at least two classes; got one "
+                f"class ({classes[0]!r}). A certificate compares the nearest "
+                "box with the nearest box of another class."
+            )
+        return X, y, classes, y_index
+
+    def _validate_more_data(self, X, y, what, fix):
+        """X and y for training that continues the fitted boxes (same features)."""
+        check_not_masked(X)
+        check_label_types(y)
+        try:
+            X, y = validate_data(
+                self, X, y, reset=False, dtype=[np.float64, np.float32]
+            )
+        except ValueError as exc:
+            n_features = _n_features_or_none(X)
+            if n_features is None or n_features == self.n_features_in_:
+                raise
+            raise ValueError(
+                f"{exc} {what} continues the fitted boxes, which have "
+                f"{self.n_features_in_} coordinates; pass data with the features "
+                f"it was fitted on, or {fix}."
+            ) from exc
+        check_classification_targets(y)
+        return X, y
+
+    def _validate_batch(self, X, y, classes, first):
+        """X, y, the classes and each sample's class index, for partial_fit."""
+        if first:
+            if classes is None:
+                raise ValueError(
+                    "classes must be given on the first call to partial_fit: the "
+                    "boxes of every class start from the first batch, and later "
+                    "batches may lack some classes. Pass every label the model will "
+                    "see, e.g. classes=np.unique(y_all)."
+                )
+            check_label_types(classes)
+            classes = np.unique(np.asarray(classes))
+            if classes.size < 2:
+                raise ValueError(
+                    f"classes must hold at least two labels, got {classes.tolist()}; "
+                    "a certificate compares the nearest box with the nearest box of "
+                    "another class."
+                )
+            check_not_masked(X)
+            check_label_types(y)
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+            check_classification_targets(y)
+        else:
+            X, y = self._validate_more_data(
+                X, y, "partial_fit", "call fit (or partial_fit on a new estimator)"
+            )
+            given = None if classes is None else np.unique(classes).tolist()
+            if given is not None and given != self.classes_.tolist():
+                raise ValueError(
+                    f"classes={given} differs from the classes of "
+                    f"the fitted boxes, {self.classes_.tolist()}; partial_fit cannot "
+                    "add or drop classes after its first call. Pass the same classes "
+                    "(or none), or start a new estimator."
+                )
+            classes = self.classes_
+        unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=repr)
+        if unknown:
+            raise ValueError(
+                f"y has labels {unknown} that are not in classes {classes.tolist()}; "
+                + (
+                    "pass every label in classes." if first else "partial_fit cannot "
+                    "add classes after its first call: pass them all in classes= on "
+                    "the first call, or start a new estimator."
+                )
+            )
+        return X, y, classes, np.searchsorted(classes, y)
+
+    def _check_same_classes(self, classes):
+        if classes.tolist() != self.classes_.tolist():
+            raise ValueError(
+                f"warm_start=True continues the fitted boxes of classes "
+                f"{self.classes_.tolist()}, but y has classes {classes.tolist()}. "
+                "Fit on data of exactly these classes, set warm_start=False to fit "
+                "new boxes, or use partial_fit, whose batches may lack classes."
+            )
+
+    # -- boxes and fitted state -----------------------------------------------
+
+    def _initial_boxes(
+        self, X32, y_index, weight, classes, corner_bounds, random_state
+    ):
+        """Corners and class index of new boxes around distinct training points."""
+        starts = _starting_points(X32, y_index, weight)
+        box_class = self._allocate_boxes(classes, y_index, weight, starts)
+        seeds = _draw_seed_points(y_index, starts, box_class, random_state)
+        lower = X32[seeds] - np.float32(self.init_width)
+        upper = X32[seeds] + np.float32(self.init_width)
+        if self.project_bounds:
+            lower = np.clip(lower, *corner_bounds)
+            upper = np.clip(upper, *corner_bounds)
+        return lower, upper, box_class
+
+    def _current_boxes(self):
+        """The fitted corners in float32 (exact) and the class index of every box."""
+        box_class = np.searchsorted(self.classes_, self.box_labels_)
+        return (
+            self.lower_.astype(np.float32),
+            self.upper_.astype(np.float32),
+            box_class,
+        )
+
+    def _training_range(self, X32, weight, continued):
+        """Per-feature range of the training data of positive weight, float32.
+
+        With ``continued``, widened to the range of the data seen before, so
+        that the fitted corners stay where they are.
+        """
+        # Samples of zero weight do not count, not even for the data's range.
+        positive = X32 if weight is None else X32[weight > 0]
+        low, high = positive.min(axis=0), positive.max(axis=0)
+        if continued:
+            seen_low = getattr(self, "_data_min_", self.lower_.min(axis=0))
+            seen_high = getattr(self, "_data_max_", self.upper_.max(axis=0))
+            low = np.minimum(low, seen_low.astype(np.float32))
+            high = np.maximum(high, seen_high.astype(np.float32))
+        return low, high
+
+    def _optimizer_state(self):
+        """The Adam state partial_fit left (numpy arrays), or None for a fresh Adam."""
+        if not hasattr(self, "_adam_exp_avg_"):
+            return None
+        return {
+            "n_steps": self._adam_n_steps_,
+            "exp_avg": list(self._adam_exp_avg_),
+            "exp_avg_sq": list(self._adam_exp_avg_sq_),
+        }
+
+    def _set_fitted(self, classes, box_class, result, data_range, continued):
+        """Assign every fitted attribute at once, from a TrainingResult."""
+        history, best_epoch = result.history, result.best_epoch
+        if continued:
+            history = _continue_history(getattr(self, "history_", []), history)
+            best_epoch += len(history) - len(result.history)
         # Corners are kept in float64, where every float32 value is exact, so
         # that float64 samples are compared with the trained corners as they are.
         self.classes_ = classes
         self.lower_ = result.lower.astype(np.float64)
         self.upper_ = result.upper.astype(np.float64)
         self.box_labels_ = classes[box_class]
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_iter_ = len(result.history)
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_iter_ = len(history)
+        self._data_min_, self._data_max_ = data_range
+        state = result.optimizer_state
+        if state is None:  # fit: a later partial_fit starts a fresh Adam
+            for name in ("_adam_exp_avg_", "_adam_exp_avg_sq_", "_adam_n_steps_"):
+                self.__dict__.pop(name, None)
+        else:
+            self._adam_exp_avg_ = np.stack(state["exp_avg"])
+            self._adam_exp_avg_sq_ = np.stack(state["exp_avg_sq"])
+            self._adam_n_steps_ = int(state["n_steps"])
 
     def _check_training_inputs(self, X, feature_range):
         """Errors about the data and the settings that training would hit later."""
@@ -435,26 +730,22 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         if self.class_weight is not None:
-            if isinstance(self.class_weight, dict):
-                unknown = set(self.class_weight) - set(classes.tolist())
+            class_weight = self.class_weight
+            if isinstance(class_weight, dict):
+                class_weight, unknown = _label_keyed(
+                    class_weight, classes, "class_weight"
+                )
                 if unknown:
                     raise ValueError(
                         f"class_weight has labels {sorted(unknown, key=repr)} that are "
                         f"not in y (classes: {classes.tolist()}); use the labels of y."
                     )
-            per_class = compute_class_weight(self.class_weight, classes=classes, y=y)
+            per_class = compute_class_weight(class_weight, classes=classes, y=y)
             weight = weight * per_class[y_index]
         if not np.all(np.isfinite(weight)) or weight.sum() <= 0:
             raise ValueError(
                 "sample_weight times class_weight must be finite with a positive "
                 "sum; give some samples a positive weight."
-            )
-        missing = np.setdiff1d(np.arange(classes.size), y_index[weight > 0])
-        if missing.size:
-            raise ValueError(
-                f"classes {classes[missing].tolist()} have no sample of positive "
-                "weight, so no box can start there; give them a positive weight or "
-                "drop them from y."
             )
         # Scaled to mean 1, so that the objective keeps its scale (and unit
         # weights give the unweighted objective exactly).
@@ -465,14 +756,14 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         n_classes = classes.size
         capacity = np.bincount(y_index[starts], minlength=n_classes)
         if isinstance(self.n_boxes, dict):
-            unknown = set(self.n_boxes) - set(classes.tolist())
-            missing = [label for label in classes.tolist() if label not in self.n_boxes]
+            n_boxes, unknown = _label_keyed(self.n_boxes, classes, "n_boxes")
+            missing = [label for label in classes.tolist() if label not in n_boxes]
             if unknown or missing:
                 raise ValueError(
                     f"n_boxes as a dict needs a count for every class and no other "
                     f"label; missing {missing}, unknown {sorted(unknown, key=repr)}."
                 )
-            per_class = np.array([self.n_boxes[label] for label in classes.tolist()])
+            per_class = np.array([n_boxes[label] for label in classes.tolist()])
             bad = (per_class < 1) | (per_class > capacity) | ~np.array(
                 [isinstance(n, numbers.Integral) for n in per_class.tolist()]
             )
@@ -640,7 +931,8 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
-    def certify(self, X, method="margin", time_limit=None):
+    @deprecate_positional(2)
+    def certify(self, X, *, method="margin", time_limit=None):
         """Certified l0 radius of the prediction for each sample.
 
         A radius ``r`` means: every ``x'`` that differs from ``x`` in at most
@@ -665,6 +957,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             Seconds of integer programming per sample for ``'exact'``; ignored
             by the other methods. What a sample that runs out of time gets is
             described in :func:`~sklearn_boxnn.certified_radius`.
+
+            .. deprecated:: 0.1
+                ``method`` and ``time_limit`` are keyword-only. Passing them
+                by position (``certify(X, 'pairwise')``) still works in 0.1
+                with a :class:`FutureWarning` and will be an error in 0.2.
 
         Returns
         -------
@@ -700,6 +997,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             feature_range=check_feature_range(self.feature_range),
             time_limit=time_limit,
             n_jobs=self.n_jobs,
+            verbose=self.verbose,
         )
 
     def describe(self):
@@ -715,6 +1013,17 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             certified radius of the kept epoch, or None without
             ``validation_fraction``). Every value is JSON-serialisable.
 
+            ``BoxNNClassifier(**description['recipe'])`` builds the same
+            estimator, also after a trip through JSON. In the recipe,
+            ``feature_range`` is a list of two floats (or None), NumPy
+            scalars are Python numbers, and the dicts ``n_boxes`` and
+            ``class_weight`` are keyed by ``str(label)``, since JSON keys are
+            strings: ``{'3': 2}``; :meth:`fit` reads a key that is not a
+            label as the label whose string form it is. A ``random_state``
+            that is a ``RandomState`` instance cannot be written down and is
+            ``None`` in the recipe (an int stays an int), so the rebuilt
+            estimator draws other boxes.
+
         Examples
         --------
         >>> import json
@@ -725,7 +1034,9 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         >>> card = clf.describe()
         >>> card["n_boxes"], card["n_features"], card["boxes_per_class"]["3"]
         (20, 64, 2)
-        >>> _ = json.dumps(card)
+        >>> recipe = json.loads(json.dumps(card))["recipe"]
+        >>> BoxNNClassifier(**recipe).get_params() == clf.get_params()
+        True
         """
         from . import __version__
 
@@ -733,11 +1044,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         labels, counts = np.unique(self.box_labels_, return_counts=True)
         kept = self.history_[self.best_epoch_ - 1]
         last = self.history_[-1]
-        params = {
-            key: value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-            for key, value in self.get_params().items()
-        }
-        params["feature_range"] = _as_list(check_feature_range(self.feature_range))
+        params = self._recipe()
         validation = None
         if "val_accuracy" in kept:
             validation = {
@@ -765,17 +1072,142 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             "validation": validation,
         }
 
+    def _recipe(self):
+        """The parameters as JSON values that the constructor accepts back."""
+        params = {key: _json_value(value) for key, value in self.get_params().items()}
+        params["feature_range"] = _as_list(check_feature_range(self.feature_range))
+        seed = self.random_state
+        if not (seed is None or isinstance(seed, numbers.Integral)):
+            params["random_state"] = None  # a RandomState cannot be written down
+        for name in ("n_boxes", "class_weight"):
+            mapping = getattr(self, name)
+            if isinstance(mapping, dict):
+                resolved, unknown = _label_keyed(mapping, self.classes_, name)
+                resolved.update((key, mapping[key]) for key in unknown)
+                params[name] = {str(key): _json_value(v) for key, v in resolved.items()}
+        return params
 
 
 def _as_list(feature_range):
     return None if feature_range is None else list(feature_range)
 
 
-def _corner_bounds(X, feature_range):
-    """Per-feature bounds the corners are projected into, float32."""
+def _json_value(value):
+    """``value`` as a JSON scalar (NumPy scalars as Python ones), else its repr."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    return repr(value)
+
+
+def _corner_bounds(data_range, feature_range):
+    """Per-feature bounds the corners are projected into, float32.
+
+    ``feature_range`` when given, else the range of the training data.
+    """
     if feature_range is None:
-        return X.min(axis=0), X.max(axis=0)
-    return tuple(np.full(X.shape[1], end, dtype=np.float32) for end in feature_range)
+        return data_range
+    n_features = data_range[0].shape[0]
+    return tuple(np.full(n_features, end, dtype=np.float32) for end in feature_range)
+
+
+def _atomically(estimator, method, *args):
+    """``method(*args)``; on any failure, ``estimator`` is restored as it was.
+
+    Fitted attributes are replaced, never changed in place, so a shallow copy
+    of ``__dict__`` is the whole state.
+    """
+    previous_state = dict(estimator.__dict__)
+    try:
+        method(*args)
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous_state)
+        raise
+
+
+def _has_boxes(estimator):
+    """Whether the estimator holds fitted boxes that training can continue."""
+    return all(
+        hasattr(estimator, name)
+        for name in ("classes_", "lower_", "upper_", "box_labels_")
+    )
+
+
+def _n_features_or_none(X):
+    try:
+        return _num_features(X)
+    except TypeError:
+        return None
+
+
+def _import_trainer(device, method):
+    """The trainer's classes, after checking that ``device`` can train.
+
+    Imported here so that predicting with, pickling or unpickling a model
+    never imports torch.
+    """
+    try:
+        from ._training import BoxTrainer, TrainingSettings, resolve_device
+    except ImportError as exc:
+        raise ImportError(
+            f"BoxNNClassifier.{method} trains with torch, which cannot be imported "
+            f"({exc}). Install it, e.g. pip install torch (on a CPU-only "
+            "machine, the CPU wheel); predict and certify do not need it."
+        ) from exc
+    resolve_device(device)  # fail fast on an unusable device
+    return BoxTrainer, TrainingSettings
+
+
+def _check_every_class_weighted(classes, y_index, weight, consequence):
+    """Every class needs a sample of positive weight to start its boxes from."""
+    positive = y_index if weight is None else y_index[weight > 0]
+    missing = np.setdiff1d(np.arange(classes.size), positive)
+    if missing.size:
+        raise ValueError(
+            f"classes {classes[missing].tolist()} have no sample of positive weight "
+            + consequence
+        )
+
+
+def _continue_history(previous, new):
+    """``previous + new`` with the new records' epochs and elapsed times continued."""
+    offset = len(previous)
+    elapsed = previous[-1]["elapsed_time"] if previous else 0.0
+    return list(previous) + [
+        {**record, "epoch": offset + i,
+         "elapsed_time": record["elapsed_time"] + elapsed}
+        for i, record in enumerate(new, start=1)
+    ]
+
+
+def _label_keyed(mapping, classes, name):
+    """``mapping`` keyed by the labels in ``classes``, and its unknown keys.
+
+    A key is a label, or the label's string form ``str(label)``, which is what
+    JSON makes of the keys (``describe()['recipe']`` writes them so): ``{'3':
+    2}`` is ``{3: 2}`` when 3 is a class.
+    """
+    labels = classes.tolist()
+    by_value = {label: label for label in labels}
+    by_text = {str(label): label for label in labels}
+    resolved, unknown = {}, []
+    for key, value in mapping.items():
+        if key in by_value:
+            label = by_value[key]
+        elif isinstance(key, str) and key in by_text:
+            label = by_text[key]
+        else:
+            unknown.append(key)
+            continue
+        if label in resolved:
+            raise ValueError(
+                f"{name} gives class {label!r} twice (its label and its string form "
+                f"{str(label)!r}); keep one of the keys."
+            )
+        resolved[label] = value
+    return resolved, unknown
 
 
 def _spread_boxes(totals, capacity, n_boxes, fill):

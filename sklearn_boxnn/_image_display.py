@@ -11,8 +11,14 @@ values an attacker may set, validated by
 :func:`~sklearn_boxnn._validation.check_feature_range`. The *display range* is
 what a Display draws: the limits of its colour scale and, for the boxes, the
 interval a free pixel covers. Its public name is the Displays' own
-``feature_range`` parameter, which also accepts ``'auto'``: the domain, or the
+``value_range`` parameter (``feature_range`` before 0.1, still accepted with a
+FutureWarning until 0.2), which also accepts ``'auto'``: the domain, or the
 span of the drawn values for a model without one.
+
+A Display of a :class:`~sklearn.pipeline.Pipeline` draws what its last step
+sees: the samples after the earlier steps (which must act on each coordinate
+alone, see :mod:`sklearn_boxnn._pipeline`) and the boxes as they are, so the
+pixels counted are the model's, and the display range is in its units.
 
 matplotlib is imported only inside the drawing helpers, so the package works
 without it.
@@ -26,11 +32,13 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import validate_data
 
+from ._pipeline import split_pipeline
 from ._validation import (
+    DEPRECATED,
     FeatureRangeWarning,
-    check_boxnn,
     check_feature_range,
     check_not_masked,
+    renamed,
     warn_outside_feature_range,
 )
 
@@ -69,7 +77,7 @@ def _estimator_feature_range(estimator):
 
 
 def _check_display_range(display_range, feature_range, *arrays):
-    """Resolve a Display's ``feature_range`` parameter to ``(min, max)`` floats.
+    """Resolve a Display's ``value_range`` parameter to ``(min, max)`` floats.
 
     ``'auto'`` gives the attacker's ``feature_range``; when that is ``None``
     too, the smallest and
@@ -86,10 +94,21 @@ def _check_display_range(display_range, feature_range, *arrays):
     # None is the domain "any real value", which cannot be a colour scale.
     if display_range is None or isinstance(display_range, str):
         raise ValueError(
-            "feature_range must be 'auto' or a tuple (min, max), got "
+            "value_range must be 'auto' or a tuple (min, max), got "
             f"{display_range!r}."
         )
-    return check_feature_range(display_range)
+    return check_feature_range(display_range, name="value_range")
+
+
+def value_range_argument(value_range, feature_range, *, what, stacklevel=4):
+    """A Display's ``value_range``, or its old name ``feature_range`` (warned).
+
+    The default ``stacklevel`` names the caller of a ``from_estimator`` or
+    constructor that calls this one directly.
+    """
+    return renamed(value_range, feature_range, old="feature_range",
+                   new="value_range", what=what, default="auto",
+                   stacklevel=stacklevel)
 
 
 @contextmanager
@@ -206,59 +225,87 @@ class _ImageDisplay:
     """Base of the Displays that draw flattened images in a grid of panels.
 
     A subclass stores its own arrays in ``__init__`` and passes
-    ``image_shape`` and ``feature_range`` on to this one. Its
-    ``from_estimator`` starts with :meth:`_check_estimator` and checks samples
-    with :meth:`_check_samples`; its ``plot`` starts with
-    :meth:`_check_plot`, makes the panels with :meth:`_make_panels` and
-    draws each image with :meth:`_draw`.
+    ``image_shape`` and ``value_range`` (and the deprecated ``feature_range``)
+    on to this one. Its ``from_estimator`` starts with
+    :meth:`_check_estimator` and checks samples with :meth:`_check_samples`;
+    its ``plot`` starts with :meth:`_check_plot`, makes the panels with
+    :meth:`_make_panels` and draws each image with :meth:`_draw`.
 
     Parameters
     ----------
     image_shape : tuple of int
         Shape ``(height, width)`` the features were flattened from.
-    feature_range : 'auto' or tuple (min, max)
+    value_range : 'auto' or tuple (min, max)
         The display range; ``'auto'`` spans the drawn values.
+    feature_range : 'auto' or tuple (min, max)
+        Deprecated old name of ``value_range``.
     """
 
-    def __init__(self, *, image_shape, feature_range):
+    def __init__(self, *, image_shape, value_range, feature_range=DEPRECATED):
         self.image_shape = image_shape
-        self.feature_range = feature_range
+        # stacklevel 5: renamed <- value_range_argument <- this <- the subclass'
+        # __init__ <- the user's line.
+        self.value_range = value_range_argument(
+            value_range, feature_range, what=type(self).__name__, stacklevel=5
+        )
+
+    @property
+    def feature_range(self):
+        """Deprecated old name of ``value_range``; it is removed in 0.2."""
+        warnings.warn(
+            f"{type(self).__name__}.feature_range was renamed value_range in 0.1 "
+            "and will be removed in 0.2; use value_range.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.value_range
 
     @classmethod
     def _check_estimator(cls, estimator):
-        """Check that matplotlib is there and ``estimator`` is a fitted Box-NN."""
+        """Check that matplotlib is there and ``estimator`` is a fitted Box-NN.
+
+        Returns the :class:`~sklearn_boxnn._pipeline.CoordinatePipeline` of
+        ``estimator``: the Box-NN (``final``), and the steps in front of it
+        for a Pipeline.
+        """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        return check_boxnn(estimator, what=f"{cls.__name__}.from_estimator")
+        return split_pipeline(estimator, what=f"{cls.__name__}.from_estimator")
 
     @classmethod
-    def _check_samples(cls, estimator, X, *, name="X"):
-        """``X`` as the estimator validates it; warn if it leaves the domain.
+    def _check_samples(cls, pipeline, X, *, name="X"):
+        """``X`` as the Box-NN sees it, and validated; warn if it leaves the domain.
 
-        Through ``validate_data(..., reset=False)``, so that the number of
-        features and the feature names of a DataFrame are checked against the
-        ones the estimator was fitted with, and a masked array is refused as
-        the estimator refuses it. ``name`` is the argument's name in messages.
+        Returns ``(X_model, X_checked)``: ``X`` after the Pipeline's steps (``X``
+        itself for a bare model), for the model's own methods to check
+        DataFrame column names, and that validated into an array. Through
+        ``validate_data(..., reset=False)``, so that the number of features
+        and the feature names of a DataFrame are checked against the ones the
+        estimator was fitted with, and a masked array is refused as the
+        estimator refuses it. ``name`` is the argument's name in messages.
         """
         check_not_masked(X, name=name)
-        X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
+        what = f"{cls.__name__}.from_estimator"
+        X_model = pipeline.to_model(X, what=what)
+        model = pipeline.final
+        X = validate_data(model, X_model, reset=False, dtype=[np.float64, np.float32])
         # stacklevel 4 names the caller of from_estimator: warn_outside_feature_range
         # <- this method <- from_estimator <- the user's line.
         warn_outside_feature_range(
             X,
-            _estimator_feature_range(estimator),
-            what=f"{cls.__name__}.from_estimator as {name}",
+            _estimator_feature_range(model),
+            what=f"{what} as {name}",
             stacklevel=4,
         )
-        return X
+        return X_model, X
 
     def _check_plot(self, n_features, *arrays):
         """Start ``plot``: return the image shape and the display range.
 
-        ``arrays`` are the values drawn, which ``feature_range='auto'`` spans.
+        ``arrays`` are the values drawn, which ``value_range='auto'`` spans.
         """
         check_matplotlib_support(f"{type(self).__name__}.plot")
         image_shape = _check_image_shape(self.image_shape, n_features)
-        return image_shape, _check_display_range(self.feature_range, None, *arrays)
+        return image_shape, _check_display_range(self.value_range, None, *arrays)
 
     def _make_panels(self, ax, n_rows, n_cols, panel_width=_PANEL_INCHES):
         """Set ``figure_``, ``axes_``, ``bounding_ax_`` and an empty ``images_``."""

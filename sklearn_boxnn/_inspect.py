@@ -14,6 +14,9 @@ of scikit-learn's ``*Display`` classes:
 The steps they share (input checks, the grid of panels, drawing an image) are
 in :mod:`sklearn_boxnn._image_display`; this module holds what each one shows.
 matplotlib is imported only inside ``plot``, so the package works without it.
+
+Each accepts a fitted Box-NN or a Pipeline ending in one whose earlier steps
+act on each coordinate alone; it then draws what the last step sees.
 """
 
 import numbers
@@ -23,6 +26,7 @@ from sklearn.utils import check_array
 
 from ._distances import l0_distances, nearest_inside_and_outside
 from ._image_display import (
+    DEPRECATED,
     _ImageDisplay,
     _check_display_range,
     _check_image_shape,
@@ -32,6 +36,7 @@ from ._image_display import (
     _predict_and_certify,
     _range_already_checked,
     _scaled_gray,
+    value_range_argument,
 )
 
 __all__ = ["AdversarialExampleDisplay", "BoxImagesDisplay", "NearestBoxDisplay"]
@@ -62,11 +67,16 @@ class BoxImagesDisplay(_ImageDisplay):
         Index of each box in the model, shown in the panel titles.
     image_shape : tuple of int
         Shape ``(height, width)`` the features were flattened from.
-    feature_range : tuple (min, max)
-        The domain: the colour scale, and the interval a free pixel covers.
+    value_range : 'auto' or tuple (min, max), default='auto'
+        The values drawn: the colour scale, and the interval a free pixel
+        covers (:meth:`from_estimator` passes the estimator's
+        ``feature_range``). ``'auto'`` spans the corners.
     counts : ndarray of shape (n_shown,), default=None
         Number of samples each box is the nearest box for, shown in the
         titles when given.
+    feature_range : 'auto' or tuple (min, max)
+        Deprecated old name of ``value_range``, accepted with a
+        FutureWarning until 0.2.
 
     Attributes
     ----------
@@ -106,10 +116,15 @@ class BoxImagesDisplay(_ImageDisplay):
         box_labels,
         box_indices,
         image_shape,
-        feature_range,
+        value_range="auto",
         counts=None,
+        feature_range=DEPRECATED,
     ):
-        super().__init__(image_shape=image_shape, feature_range=feature_range)
+        super().__init__(
+            image_shape=image_shape,
+            value_range=value_range,
+            feature_range=feature_range,
+        )
         self.lower = lower
         self.upper = upper
         self.box_labels = box_labels
@@ -126,17 +141,20 @@ class BoxImagesDisplay(_ImageDisplay):
         classes=None,
         n_boxes_per_class=2,
         box_indices=None,
-        feature_range="auto",
+        value_range="auto",
         ax=None,
         cmap="gray_r",
         free_color="tab:orange",
+        feature_range=DEPRECATED,
     ):
         """Draw the boxes of a fitted Box-NN model.
 
         Parameters
         ----------
-        estimator : BoxNNClassifier
-            Fitted model.
+        estimator : BoxNNClassifier or Pipeline
+            Fitted model, or a Pipeline ending in one whose earlier steps act
+            on each coordinate alone (scalers; see :func:`sparse_attack`):
+            the samples are then drawn as its last step sees them.
         X : array-like of shape (n_samples, n_features), default=None
             Samples used to rank the boxes: each class shows first the boxes
             that are the nearest box for the most samples of ``X``. Without
@@ -151,8 +169,9 @@ class BoxImagesDisplay(_ImageDisplay):
         box_indices : array-like of int, default=None
             Show exactly these boxes (grouped by class, in the order given)
             instead of choosing with ``classes`` and ``n_boxes_per_class``.
-        feature_range : 'auto' or tuple (min, max), default='auto'
-            The domain. ``'auto'`` takes ``estimator.feature_range``, or,
+        value_range : 'auto' or tuple (min, max), default='auto'
+            The colour scale and the interval a free pixel covers. ``'auto'``
+            takes ``estimator.feature_range`` (the attacker's domain), or,
             when that is ``None``, the range spanned by the box corners.
         ax : matplotlib Axes or array of Axes, default=None
             Where to draw; see :meth:`plot`.
@@ -160,18 +179,25 @@ class BoxImagesDisplay(_ImageDisplay):
             Colour map of the bound images.
         free_color : color, default='tab:orange'
             Colour of the free pixels.
+        feature_range : 'auto' or tuple (min, max)
+            Deprecated old name of ``value_range``, accepted with a
+            FutureWarning until 0.2.
 
         Returns
         -------
         display : BoxImagesDisplay
         """
-        estimator = cls._check_estimator(estimator)
+        value_range = value_range_argument(
+            value_range, feature_range, what=f"{cls.__name__}.from_estimator"
+        )
+        pipeline = cls._check_estimator(estimator)
+        estimator = pipeline.final
         lower, upper = np.asarray(estimator.lower_), np.asarray(estimator.upper_)
         labels = np.asarray(estimator.box_labels_)
         image_shape = _check_image_shape(image_shape, lower.shape[1])
         counts = None
         if X is not None:
-            X = cls._check_samples(estimator, X)
+            _, X = cls._check_samples(pipeline, X)
             nearest = np.argmin(l0_distances(X, lower, upper), axis=1)
             counts = np.bincount(nearest, minlength=lower.shape[0])
         if box_indices is not None:
@@ -179,7 +205,7 @@ class BoxImagesDisplay(_ImageDisplay):
         else:
             chosen = _most_used_boxes(estimator, counts, classes, n_boxes_per_class)
         display_range = _check_display_range(
-            feature_range, _estimator_feature_range(estimator), lower, upper
+            value_range, _estimator_feature_range(estimator), lower, upper
         )
         display = cls(
             lower=lower[chosen],
@@ -187,7 +213,7 @@ class BoxImagesDisplay(_ImageDisplay):
             box_labels=labels[chosen],
             box_indices=chosen,
             image_shape=image_shape,
-            feature_range=display_range,
+            value_range=display_range,
             counts=None if counts is None else counts[chosen],
         )
         return display.plot(ax=ax, cmap=cmap, free_color=free_color)
@@ -348,14 +374,17 @@ class NearestBoxDisplay(_ImageDisplay):
         Label of those boxes.
     image_shape : tuple of int
         Shape the features were flattened from.
-    feature_range : tuple (min, max)
-        Colour scale of the images.
+    value_range : 'auto' or tuple (min, max), default='auto'
+        Colour scale of the images; ``'auto'`` spans the drawn values.
     y_true : ndarray of shape (n_samples,), default=None
         True labels, shown when given.
     y_pred : ndarray of shape (n_samples,), default=None
         Predicted labels, shown when given.
     radius : ndarray of shape (n_samples,), default=None
         Certified radii, shown when given.
+    feature_range : 'auto' or tuple (min, max)
+        Deprecated old name of ``value_range``, accepted with a
+        FutureWarning until 0.2.
 
     Attributes
     ----------
@@ -392,12 +421,17 @@ class NearestBoxDisplay(_ImageDisplay):
         box_indices,
         box_labels,
         image_shape,
-        feature_range,
+        value_range="auto",
         y_true=None,
         y_pred=None,
         radius=None,
+        feature_range=DEPRECATED,
     ):
-        super().__init__(image_shape=image_shape, feature_range=feature_range)
+        super().__init__(
+            image_shape=image_shape,
+            value_range=value_range,
+            feature_range=feature_range,
+        )
         self.X = X
         self.lower = lower
         self.upper = upper
@@ -416,17 +450,20 @@ class NearestBoxDisplay(_ImageDisplay):
         *,
         image_shape,
         method=None,
-        feature_range="auto",
+        value_range="auto",
         ax=None,
         cmap="gray_r",
         colors=("tab:blue", "tab:red"),
+        feature_range=DEPRECATED,
     ):
         """Draw samples next to their nearest boxes.
 
         Parameters
         ----------
-        estimator : BoxNNClassifier
-            Fitted model.
+        estimator : BoxNNClassifier or Pipeline
+            Fitted model, or a Pipeline ending in one whose earlier steps act
+            on each coordinate alone (scalers; see :func:`sparse_attack`):
+            the samples are then drawn as its last step sees them.
         X : array-like of shape (n_samples, n_features)
             Samples, one row of panels each; pass a few.
         y : array-like of shape (n_samples,), default=None
@@ -440,7 +477,7 @@ class NearestBoxDisplay(_ImageDisplay):
             Certification method of the radius in the titles, passed as
             ``estimator.certify(X, method=method)``; ``None`` uses the
             estimator's default.
-        feature_range : 'auto' or tuple (min, max), default='auto'
+        value_range : 'auto' or tuple (min, max), default='auto'
             Colour scale. ``'auto'`` takes ``estimator.feature_range``, or,
             when that is ``None``, the range of ``X`` and the box corners.
         ax : matplotlib Axes or array of Axes, default=None
@@ -450,19 +487,27 @@ class NearestBoxDisplay(_ImageDisplay):
         colors : tuple of two colors, default=('tab:blue', 'tab:red')
             Outline colours of the pixels outside the own-class box and the
             other-class box.
+        feature_range : 'auto' or tuple (min, max)
+            Deprecated old name of ``value_range``, accepted with a
+            FutureWarning until 0.2.
 
         Returns
         -------
         display : NearestBoxDisplay
         """
-        estimator = cls._check_estimator(estimator)
-        X_checked = cls._check_samples(estimator, X)
+        value_range = value_range_argument(
+            value_range, feature_range, what=f"{cls.__name__}.from_estimator"
+        )
+        pipeline = cls._check_estimator(estimator)
+        X_model, X_checked = cls._check_samples(pipeline, X)
+        estimator = pipeline.final
         lower, upper = np.asarray(estimator.lower_), np.asarray(estimator.upper_)
         labels = np.asarray(estimator.box_labels_)
         image_shape = _check_image_shape(image_shape, lower.shape[1])
-        # The estimator gets X as given, so that it checks DataFrame column
-        # names itself instead of warning that the array has none.
-        y_pred, radius = _predict_and_certify(estimator, X, method)
+        # The estimator gets X as given (after a Pipeline's steps), so that it
+        # checks DataFrame column names itself instead of warning that the
+        # array has none.
+        y_pred, radius = _predict_and_certify(estimator, X_model, method)
         if y is None:
             own = y_pred
         else:
@@ -475,8 +520,12 @@ class NearestBoxDisplay(_ImageDisplay):
             box_indices=boxes,
             box_labels=labels[boxes],
             image_shape=image_shape,
-            feature_range=_check_display_range(
-                feature_range, _estimator_feature_range(estimator), X_checked, lower, upper
+            value_range=_check_display_range(
+                value_range,
+                _estimator_feature_range(estimator),
+                X_checked,
+                lower,
+                upper,
             ),
             y_true=None if y is None else own,
             y_pred=y_pred,
@@ -541,7 +590,7 @@ class NearestBoxDisplay(_ImageDisplay):
         if self.y_pred is not None:
             words.append(f"pred {self.y_pred[s]}")
         if self.radius is not None:
-            words.append(f"r = {self.radius[s]}")
+            words.append(f"radius {self.radius[s]}")
         return ", ".join(words) or "sample"
 
 
@@ -588,12 +637,15 @@ class AdversarialExampleDisplay(_ImageDisplay):
         Original and perturbed samples.
     image_shape : tuple of int
         Shape the features were flattened from.
-    feature_range : tuple (min, max)
-        Colour scale of the images.
+    value_range : 'auto' or tuple (min, max), default='auto'
+        Colour scale of the images; ``'auto'`` spans the drawn values.
     y_pred, y_pred_adv : ndarray of shape (n_samples,), default=None
         Predictions for ``X`` and ``X_adv``, shown when given.
     radius : ndarray of shape (n_samples,), default=None
         Certified radii of the original predictions, shown when given.
+    feature_range : 'auto' or tuple (min, max)
+        Deprecated old name of ``value_range``, accepted with a
+        FutureWarning until 0.2.
 
     Attributes
     ----------
@@ -612,7 +664,7 @@ class AdversarialExampleDisplay(_ImageDisplay):
     >>> from sklearn_boxnn import AdversarialExampleDisplay
     >>> X = np.zeros((1, 16)); X_adv = X.copy(); X_adv[0, [3, 5]] = 1.0
     >>> disp = AdversarialExampleDisplay(X=X, X_adv=X_adv, image_shape=(4, 4),
-    ...                                  feature_range=(0, 1)).plot()
+    ...                                  value_range=(0, 1)).plot()
     >>> disp.n_changed_
     array([2])
     >>> plt.close(disp.figure_)
@@ -624,12 +676,17 @@ class AdversarialExampleDisplay(_ImageDisplay):
         X,
         X_adv,
         image_shape,
-        feature_range,
+        value_range="auto",
         y_pred=None,
         y_pred_adv=None,
         radius=None,
+        feature_range=DEPRECATED,
     ):
-        super().__init__(image_shape=image_shape, feature_range=feature_range)
+        super().__init__(
+            image_shape=image_shape,
+            value_range=value_range,
+            feature_range=feature_range,
+        )
         self.X = X
         self.X_adv = X_adv
         self.y_pred = y_pred
@@ -645,26 +702,30 @@ class AdversarialExampleDisplay(_ImageDisplay):
         *,
         image_shape,
         method=None,
-        feature_range="auto",
+        value_range="auto",
         ax=None,
         cmap="gray_r",
         color="tab:red",
+        feature_range=DEPRECATED,
     ):
         """Draw adversarial examples with the model's predictions and radii.
 
         Parameters
         ----------
-        estimator : BoxNNClassifier
-            Fitted model.
+        estimator : BoxNNClassifier or Pipeline
+            Fitted model, or a Pipeline ending in one whose earlier steps act
+            on each coordinate alone (scalers; see :func:`sparse_attack`):
+            the samples are then drawn as its last step sees them.
         X, X_adv : array-like of shape (n_samples, n_features)
-            Original and perturbed samples, e.g. from an attack.
+            Original and perturbed samples, e.g. from an attack (for a
+            Pipeline, raw inputs such as :func:`sparse_attack` returns).
         image_shape : tuple of int
             Shape the features were flattened from, e.g. ``(8, 8)``.
         method : str, default=None
             Certification method of the radius in the titles, passed as
             ``estimator.certify(X, method=method)``; ``None`` uses the
             estimator's default.
-        feature_range : 'auto' or tuple (min, max), default='auto'
+        value_range : 'auto' or tuple (min, max), default='auto'
             Colour scale. ``'auto'`` takes ``estimator.feature_range``, or,
             when that is ``None``, the range of ``X`` and ``X_adv``.
         ax : matplotlib Axes or array of Axes, default=None
@@ -673,27 +734,34 @@ class AdversarialExampleDisplay(_ImageDisplay):
             Colour map of the images.
         color : color, default='tab:red'
             Outline colour of the changed pixels.
+        feature_range : 'auto' or tuple (min, max)
+            Deprecated old name of ``value_range``, accepted with a
+            FutureWarning until 0.2.
 
         Returns
         -------
         display : AdversarialExampleDisplay
         """
-        estimator = cls._check_estimator(estimator)
-        X_checked = cls._check_samples(estimator, X)
-        X_adv_checked = cls._check_samples(estimator, X_adv, name="X_adv")
+        value_range = value_range_argument(
+            value_range, feature_range, what=f"{cls.__name__}.from_estimator"
+        )
+        pipeline = cls._check_estimator(estimator)
+        X_model, X_checked = cls._check_samples(pipeline, X)
+        X_adv_model, X_adv_checked = cls._check_samples(pipeline, X_adv, name="X_adv")
         _check_same_shape(X_checked, X_adv_checked)
+        estimator = pipeline.final
         display_range = _check_display_range(
-            feature_range, _estimator_feature_range(estimator), X_checked, X_adv_checked
+            value_range, _estimator_feature_range(estimator), X_checked, X_adv_checked
         )
         # As given, for the estimator to check DataFrame column names itself.
-        y_pred, radius = _predict_and_certify(estimator, X, method)
+        y_pred, radius = _predict_and_certify(estimator, X_model, method)
         with _range_already_checked():
-            y_pred_adv = estimator.predict(X_adv)
+            y_pred_adv = estimator.predict(X_adv_model)
         display = cls(
             X=X_checked,
             X_adv=X_adv_checked,
             image_shape=image_shape,
-            feature_range=display_range,
+            value_range=display_range,
             y_pred=y_pred,
             y_pred_adv=y_pred_adv,
             radius=radius,
@@ -752,7 +820,7 @@ class AdversarialExampleDisplay(_ImageDisplay):
         if self.y_pred is not None:
             title = f"pred {self.y_pred[s]}"
         if self.radius is not None:
-            title += f", r = {self.radius[s]}"
+            title += f", radius {self.radius[s]}"
         return title
 
 

@@ -4,22 +4,33 @@ A sample is *certified at radius* ``r`` when it is classified correctly and its
 certified radius (see :meth:`BoxNNClassifier.certify`) is at least ``r``: no
 change of ``r`` or fewer coordinates can change its (correct) prediction. The
 certified accuracy at ``r`` is the weighted fraction of such samples (paper
-eq. 10). The same functions give an *empirical* robust accuracy when ``radius``
-is the number of coordinates an attack needed minus one (see
+eq. 10). The same functions give the robust accuracy under attack when
+``radius`` is the number of coordinates an attack needed minus one (see
 :func:`sparse_attack`); that curve is an upper bound on the true robust
 accuracy, and the certified one a lower bound.
+
+One word per concept: ``radius`` is always the per-sample array (what
+``certify`` returns), ``r`` the threshold a sample's radius is compared with,
+and ``radii`` the steps of the curve.
 """
 
 import math
 import numbers
 
 import numpy as np
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _check_sample_weight
 
-from ._validation import check_label_types
+from ._pipeline import split_pipeline
+from ._validation import DEPRECATED, check_label_types, deprecate_positional, renamed
 
 __all__ = [
     "certified_accuracy",
@@ -198,11 +209,12 @@ _INPUT_CONSTRAINTS = {
 }
 
 
+@deprecate_positional(3)
 @validate_params(
     {**_INPUT_CONSTRAINTS, "r": [Interval(numbers.Real, 0, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
-def certified_accuracy(y_true, y_pred, radius, r, *, sample_weight=None):
+def certified_accuracy(y_true, y_pred, radius, *, r, sample_weight=None):
     """Fraction of samples classified correctly and certified at radius ``r``.
 
     Paper eq. (10): ``mean(1[y_pred == y_true] * 1[radius >= r])``, weighted by
@@ -221,7 +233,9 @@ def certified_accuracy(y_true, y_pred, radius, r, *, sample_weight=None):
         even at ``r = 0``. Infinite and NaN radii are refused: a radius
         counts coordinates, so it is finite.
     r : float
-        Number of changed coordinates to be robust to, at least 0 and finite.
+        Number of changed coordinates to be robust to, at least 0 and finite:
+        the threshold each sample's ``radius`` is compared with. Keyword-only;
+        passing it by position still works until 0.2, with a FutureWarning.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative sample weights, at least one of them positive.
 
@@ -292,7 +306,7 @@ def certified_accuracy_curve(y_true, y_pred, radius, *, sample_weight=None):
         ``radii[i] <= r < radii[i + 1]``, and at every ``r >= radii[-1]`` for
         the last, which is 0. Non-increasing. The accuracy at any ``r`` is
         ``accuracies[np.searchsorted(radii, r, side="right") - 1]``, equal to
-        ``certified_accuracy(y_true, y_pred, radius, r)``; draw the curve with
+        ``certified_accuracy(y_true, y_pred, radius, r=r)``; draw the curve with
         ``plt.step(radii, accuracies, where="post")``.
 
     See Also
@@ -358,7 +372,7 @@ def median_certified_radius(y_true, y_pred, radius, *, sample_weight=None):
     Returns
     -------
     median_radius : int
-        The largest ``r`` with ``certified_accuracy(..., r) >= 0.5``, or
+        The largest ``r`` with ``certified_accuracy(..., r=r) >= 0.5``, or
         ``-1`` when even the accuracy at radius 0 is below 50%. A Python int,
         exact for radii of any size.
 
@@ -380,85 +394,129 @@ def median_certified_radius(y_true, y_pred, radius, *, sample_weight=None):
     return _median_from_curve(*_curve(correct, radius, sample_weight))
 
 
-def _certify_estimator(estimator, X, method):
-    """``estimator.certify(X)``; for a Pipeline, certify with its final step."""
-    if not hasattr(estimator, "certify") and hasattr(estimator, "steps"):
-        X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    if not hasattr(estimator, "certify"):
-        raise TypeError(
-            "estimator must have a certify method, such as a fitted BoxNNClassifier "
-            f"or a Pipeline ending in one; got {type(estimator).__name__}."
-        )
+def certify_estimator(estimator, X, *, method=None, what):
+    """The certified radii of ``estimator``'s predictions on ``X``.
+
+    ``estimator.certify(X)`` for a model with a ``certify`` method. For a
+    Pipeline, its last step certifies the transformed samples, once its
+    earlier steps are known to act on each coordinate alone, so that the
+    radius holds for the raw samples too (:mod:`sklearn_boxnn._pipeline`).
+    ``method=None`` leaves the method to the model's default; ``what`` names
+    the caller in errors.
+    """
+    pipeline = split_pipeline(estimator, what=what, boxes=False)
+    X_model = pipeline.to_model(X, what=what)
     if method is None:
-        return estimator.certify(X)
-    return estimator.certify(X, method=method)
+        return pipeline.final.certify(X_model)
+    return pipeline.final.certify(X_model, method=method)
 
 
-class _CertifiedScorer:
-    """Callable ``scorer(estimator, X, y_true, sample_weight=None)``.
+def _certify_methods():
+    """The certification methods of the package's classifiers, for the scorer."""
+    from ._classifier import _CERTIFY_METHODS
 
-    See :func:`make_certified_scorer`.
+    try:  # the peer defences, a subpackage that may be left out
+        from .peers._feature_partition import _CERTIFY_METHODS as peer_methods
+    except ImportError:
+        peer_methods = ()
+    return set(_CERTIFY_METHODS) | set(peer_methods)
+
+
+class _CertifiedScorer(_BaseScorer):
+    """The scorer of :func:`make_certified_scorer`, on scikit-learn's machinery.
+
+    A ``_BaseScorer`` whose score function is :func:`certified_accuracy` (with
+    ``r``) or :func:`median_certified_radius`: ``set_score_request`` and
+    metadata routing (``sample_weight`` in cross-validation) work as for
+    scikit-learn's own scorers, and a multi-metric evaluation shares the
+    predictions with the other scorers. :meth:`_score` adds the certified
+    radii to what the score function gets.
     """
 
-    def __init__(self, radius, method):
-        self.radius = radius
-        self.method = method
+    def __init__(self, r, method):
+        if isinstance(r, str):  # 'median'
+            score_func, kwargs = median_certified_radius, {}
+        else:
+            score_func, kwargs = certified_accuracy, {"r": r}
+        super().__init__(score_func, 1, kwargs, response_method="predict")
+        self._r = r
+        self._method = method
 
-    def __call__(self, estimator, X, y_true, sample_weight=None):
-        y_pred = estimator.predict(X)
-        radius = _certify_estimator(estimator, X, self.method)
-        if self.radius == "median":
-            median = median_certified_radius(
-                y_true, y_pred, radius, sample_weight=sample_weight
-            )
-            return float(median)
-        return certified_accuracy(
-            y_true, y_pred, radius, self.radius, sample_weight=sample_weight
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        """The score of ``estimator`` on ``X``; ``kwargs`` is routed metadata."""
+        self._warn_overlap(
+            message=(
+                "There is an overlap between set kwargs of this scorer instance and"
+                " passed metadata. Please pass them either as kwargs to"
+                " `make_certified_scorer` or metadata, but not both."
+            ),
+            kwargs=kwargs,
         )
+        if hasattr(estimator, "__sklearn_tags__"):
+            # Shared with the other scorers of a multi-metric evaluation.
+            y_pred = method_caller(estimator, "predict", X)
+        else:  # a duck-typed model, which scikit-learn's response helpers refuse
+            y_pred = estimator.predict(X)
+        radius = certify_estimator(
+            estimator, X, method=self._method, what="make_certified_scorer"
+        )
+        return float(self._score_func(y_true, y_pred, radius, **self._kwargs, **kwargs))
 
     def __repr__(self):
-        method = "" if self.method is None else f", method={self.method!r}"
-        return f"make_certified_scorer(radius={self.radius!r}{method})"
+        method = "" if self._method is None else f", method={self._method!r}"
+        return f"make_certified_scorer(r={self._r!r}{method})"
 
 
+_R_CONSTRAINT = [
+    Interval(numbers.Integral, 0, None, closed="left"),
+    StrOptions({"median"}),
+]
+
+
+@deprecate_positional(0)
 @validate_params(
     {
-        "radius": [
-            Interval(numbers.Integral, 0, None, closed="left"),
-            StrOptions({"median"}),
-        ],
+        "r": _R_CONSTRAINT,
         "method": [str, None],
+        "radius": [_R_CONSTRAINT[0], StrOptions({"median", DEPRECATED})],
     },
     prefer_skip_nested_validation=True,
 )
-def make_certified_scorer(radius=10, method=None):
+def make_certified_scorer(*, r=10, method=None, radius=DEPRECATED):
     """Make a scorer for the certified accuracy at a radius, or the median radius.
 
     The scorer follows scikit-learn's convention ``scorer(estimator, X, y)``
-    (greater is better), so it can be passed as ``scoring`` to
-    :class:`~sklearn.model_selection.GridSearchCV`,
-    :func:`~sklearn.model_selection.cross_val_score` and friends. It calls
-    ``estimator.predict(X)`` and ``estimator.certify(X)``; the estimator is a
-    fitted :class:`BoxNNClassifier` or a :class:`~sklearn.pipeline.Pipeline`
-    ending in one (its earlier steps transform ``X`` before certification).
+    (greater is better) and is built on its scorer machinery, so it can be
+    passed as ``scoring`` to :class:`~sklearn.model_selection.GridSearchCV`,
+    :func:`~sklearn.model_selection.cross_validate` and friends, alone or in a
+    dict of scorers, and with metadata routing enabled
+    ``scorer.set_score_request(sample_weight=True)`` routes sample weights to
+    it. It calls ``estimator.predict(X)`` and ``estimator.certify(X)``; the
+    estimator is a fitted :class:`BoxNNClassifier` (or another classifier
+    with a ``certify`` method) or a :class:`~sklearn.pipeline.Pipeline`
+    ending in one.
 
-    With a Pipeline the radius is certified for the input of its last step.
-    It carries over to the Pipeline's own input only when the earlier steps
-    act coordinate by coordinate (such as :class:`~sklearn.preprocessing.MinMaxScaler`;
-    not PCA), and the attacker's domain is then the last step's
-    ``feature_range`` in transformed units: use ``feature_range=None`` there
-    unless raw inputs outside the training range are impossible.
+    With a Pipeline, the last step certifies the transformed samples, and the
+    radius holds for the raw samples because the earlier steps must act on
+    each coordinate alone (``MinMaxScaler``, ``StandardScaler``,
+    ``MaxAbsScaler``, ``'passthrough'``, a ``FunctionTransformer`` declared
+    elementwise); PCA and other steps that mix coordinates are refused with
+    the reason (:ref:`threat-model-preprocessing`).
 
     Parameters
     ----------
-    radius : int or 'median', default=10
-        Score with :func:`certified_accuracy` at this radius, or with
-        :func:`median_certified_radius` (a whole number of coordinates, ``-1``
-        below 50% accuracy) for ``'median'``.
+    r : int or 'median', default=10
+        Score with :func:`certified_accuracy` at this threshold radius, or
+        with :func:`median_certified_radius` (a whole number of coordinates,
+        ``-1`` below 50% accuracy) for ``'median'``.
     method : str or None, default=None
         Certification method passed on as ``estimator.certify(X, method=method)``;
-        ``None`` uses the estimator's default.
+        ``None`` uses the estimator's default. Checked now against the
+        methods of the package's classifiers (for :class:`BoxNNClassifier`
+        ``'margin'``, ``'pairwise'``, ``'lagrangian'`` and ``'exact'``), not
+        when scoring, where a search would only record NaN scores.
+    radius : int or 'median'
+        Deprecated old name of ``r``, accepted with a FutureWarning until 0.2.
 
     Returns
     -------
@@ -474,11 +532,34 @@ def make_certified_scorer(radius=10, method=None):
     >>> clf = BoxNNClassifier(n_boxes=50, max_epochs=1, feature_range=(0, 1),
     ...                       random_state=0)
     >>> search = GridSearchCV(clf, {"clip": [10.0, 50.0]}, cv=2,
-    ...                       scoring=make_certified_scorer(radius=2))
+    ...                       scoring=make_certified_scorer(r=2))
     >>> search = search.fit(X[:400] / 16, y[:400])
     >>> bool(0.0 <= search.best_score_ <= 1.0)
     True
-    >>> make_certified_scorer(radius="median")
-    make_certified_scorer(radius='median')
+    >>> make_certified_scorer(r="median")
+    make_certified_scorer(r='median')
+
+    Sample weights reach the scorer through metadata routing:
+
+    >>> import numpy as np
+    >>> from sklearn import config_context
+    >>> from sklearn.model_selection import cross_validate
+    >>> weights = np.where(y[:400] == 0, 2.0, 1.0)
+    >>> with config_context(enable_metadata_routing=True):
+    ...     scorer = make_certified_scorer(r=1).set_score_request(sample_weight=True)
+    ...     scores = cross_validate(clf.set_fit_request(sample_weight=False),
+    ...                             X[:400] / 16, y[:400], scoring=scorer, cv=2,
+    ...                             params={"sample_weight": weights})
+    >>> scores["test_score"].shape
+    (2,)
     """
-    return _CertifiedScorer(radius, method)
+    r = renamed(r, radius, old="radius", new="r", what="make_certified_scorer",
+                default=10, stacklevel=5)
+    if method is not None and method not in (methods := _certify_methods()):
+        raise InvalidParameterError(
+            "The 'method' parameter of make_certified_scorer must be None or a "
+            f"certification method of the package's classifiers, one of "
+            f"{sorted(methods)}; got {method!r} instead. It is checked when the "
+            "scorer is made: when scoring, a search would only record NaN scores."
+        )
+    return _CertifiedScorer(r, method)

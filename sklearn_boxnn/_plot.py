@@ -1,24 +1,22 @@
 """CertifiedAccuracyDisplay: certified (and attacked) accuracy against the l0 radius."""
 
+import warnings
+
 import numpy as np
 from sklearn.utils import _safe_indexing, check_consistent_length, column_or_1d
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._plotting import _validate_style_kwargs
 
 from ._attack import sparse_attack
-from ._metrics import (
-    _certify_estimator,
-    _median_from_curve,
-    certified_accuracy_curve,
-)
-from ._validation import check_boxnn
+from ._metrics import _median_from_curve, certified_accuracy_curve, certify_estimator
+from ._pipeline import split_pipeline
 
 __all__ = ["CertifiedAccuracyDisplay"]
 
 _XLABEL = "l0 radius (pixels changed)"
 _YLABELS = {
     "certified": "certified accuracy",
-    "empirical": "robust accuracy under attack",
+    "attack": "robust accuracy under attack",
 }
 _YLABEL_BOTH = "certified / attacked accuracy"
 
@@ -41,14 +39,16 @@ class CertifiedAccuracyDisplay:
         the same curve.
     certified_accuracy : ndarray of shape (n_radii,)
         Certified accuracy from each radius until the next, or the robust
-        accuracy under attack for ``kind='empirical'``.
+        accuracy under attack for ``kind='attack'``.
     median_radius : int, default=None
         Largest radius with an accuracy of at least 50% (``-1`` if none),
         marked on the curve; ``None`` marks nothing.
     name : str, default=None
         Name of the curve in the legend. If ``None``, no name is shown.
-    kind : {'certified', 'empirical'}, default='certified'
-        ``'empirical'`` curves come from an attack and are drawn dashed.
+    kind : {'certified', 'attack'}, default='certified'
+        ``'attack'`` curves come from an attack and are drawn dashed. Called
+        ``'empirical'`` before 0.1; that value still works, with a
+        FutureWarning, until 0.2.
 
     Attributes
     ----------
@@ -117,7 +117,7 @@ class CertifiedAccuracyDisplay:
         **kwargs : dict
             Keyword arguments passed to matplotlib's ``plot`` for the curve;
             they override the defaults (a step line, dashed for
-            ``kind='empirical'``).
+            ``kind='attack'``).
 
         Returns
         -------
@@ -127,7 +127,7 @@ class CertifiedAccuracyDisplay:
         check_matplotlib_support(f"{self.__class__.__name__}.plot")
         import matplotlib.pyplot as plt
 
-        _check_kind(self.kind)
+        self.kind = _check_kind(self.kind, stacklevel=2)
         radii = np.asarray(self.radii)
         if radii.dtype == object:
             # Radii beyond int64 come as Python ints; floats draw them alike.
@@ -147,11 +147,10 @@ class CertifiedAccuracyDisplay:
         show_median = plot_median and median is not None and median >= 0
         label = name
         if name is not None:
-            what = "attack" if self.kind == "empirical" else "certified"
-            label = f"{name} ({what}"
+            label = f"{name} ({self.kind}"
             label += f", median radius {median})" if show_median else ")"
         line_kw = {"drawstyle": "steps-post", "label": label}
-        if self.kind == "empirical":
+        if self.kind == "attack":
             line_kw["linestyle"] = "--"
         line_kw = _validate_style_kwargs(line_kw, kwargs)
         (self.line_,) = ax.plot(radii, accuracy, **line_kw)
@@ -202,8 +201,11 @@ class CertifiedAccuracyDisplay:
         Parameters
         ----------
         estimator : estimator instance
-            Fitted :class:`BoxNNClassifier`, or a
-            :class:`~sklearn.pipeline.Pipeline` ending in one.
+            Fitted :class:`BoxNNClassifier` (or another classifier with a
+            ``certify`` method), or a :class:`~sklearn.pipeline.Pipeline`
+            ending in one whose earlier steps act on each coordinate alone
+            (:ref:`threat-model-preprocessing`); its last step certifies the
+            transformed samples, and the radius holds for the raw ones.
         X : array-like of shape (n_samples, n_features)
             Input values.
         y : array-like of shape (n_samples,)
@@ -248,8 +250,10 @@ class CertifiedAccuracyDisplay:
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
         name = type(estimator).__name__ if name is None else name
+        radius = certify_estimator(
+            estimator, X, method=method, what=f"{cls.__name__}.from_estimator"
+        )
         y_pred = estimator.predict(X)
-        radius = _certify_estimator(estimator, X, method)
         return cls.from_predictions(
             y,
             y_pred,
@@ -285,12 +289,14 @@ class CertifiedAccuracyDisplay:
             Predicted labels.
         radius : array-like of shape (n_samples,)
             Certified radius of each prediction (whole numbers). For
-            ``kind='empirical'``, the largest radius the sample withstood:
+            ``kind='attack'``, the largest radius the sample withstood:
             ``n_changed - 1`` of a successful attack.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
-        kind : {'certified', 'empirical'}, default='certified'
-            ``'empirical'`` draws a dashed curve labelled as an attack.
+        kind : {'certified', 'attack'}, default='certified'
+            ``'attack'`` draws a dashed curve labelled as an attack
+            (``'empirical'``, its old name, works with a FutureWarning until
+            0.2).
         name : str, default=None
             Name of the curve in the legend. If ``None``, ``'Classifier'``.
         ax : matplotlib axes, default=None
@@ -319,7 +325,7 @@ class CertifiedAccuracyDisplay:
         3
         """
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
-        _check_kind(kind)
+        kind = _check_kind(kind, stacklevel=2)
         radii, accuracy = certified_accuracy_curve(
             y_true, y_pred, radius, sample_weight=sample_weight
         )
@@ -358,8 +364,10 @@ class CertifiedAccuracyDisplay:
 
         Parameters
         ----------
-        estimator : BoxNNClassifier
-            Fitted estimator to attack.
+        estimator : BoxNNClassifier or Pipeline
+            Fitted estimator to attack, or a Pipeline ending in one whose
+            earlier steps act on each coordinate alone (see
+            :func:`sparse_attack`).
         X : array-like of shape (n_samples, n_features)
             Input values.
         y : array-like of shape (n_samples,)
@@ -398,11 +406,11 @@ class CertifiedAccuracyDisplay:
         >>> attacked = CertifiedAccuracyDisplay.from_attack(
         ...     clf, X[500:] / 16, y[500:], ax=certified.ax_)
         >>> attacked.kind, len(certified.ax_.get_lines()) >= 2
-        ('empirical', True)
+        ('attack', True)
         """
         check_matplotlib_support(f"{cls.__name__}.from_attack")
-        # Before predict: a Pipeline would predict, then fail in the attack.
-        check_boxnn(estimator, what=f"{cls.__name__}.from_attack")
+        # Before predict: a Pipeline that cannot be attacked would predict first.
+        split_pipeline(estimator, what=f"{cls.__name__}.from_attack", invertible=True)
         name = type(estimator).__name__ if name is None else name
         y = column_or_1d(y)
         y_pred = estimator.predict(X)
@@ -424,7 +432,7 @@ class CertifiedAccuracyDisplay:
             y_pred,
             radius,
             sample_weight=sample_weight,
-            kind="empirical",
+            kind="attack",
             name=name,
             ax=ax,
             plot_median=plot_median,
@@ -432,6 +440,16 @@ class CertifiedAccuracyDisplay:
         )
 
 
-def _check_kind(kind):
+def _check_kind(kind, *, stacklevel):
+    """``kind``, with the old name ``'empirical'`` of ``'attack'`` accepted (warned)."""
+    if isinstance(kind, str) and kind == "empirical":
+        warnings.warn(
+            "kind='empirical' of CertifiedAccuracyDisplay was renamed kind='attack' "
+            "in 0.1 and will be removed in 0.2; pass kind='attack'.",
+            FutureWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return "attack"
     if kind not in _YLABELS:
-        raise ValueError(f"kind must be 'certified' or 'empirical', got {kind!r}.")
+        raise ValueError(f"kind must be 'certified' or 'attack', got {kind!r}.")
+    return kind

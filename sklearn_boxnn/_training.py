@@ -8,6 +8,10 @@ policies: :class:`EarlyStopping` keeps the best epoch and says when to stop,
 hyper-parameter is a field there and a parameter of the estimator. A new
 objective overrides :meth:`~BoxTrainer.objective`; a new schedule,
 :meth:`~BoxTrainer.delta` or :class:`CosineSchedule`.
+:meth:`~BoxTrainer.partial_fit` runs one pass over a batch with a constant
+learning rate, from the optimiser state of the previous pass
+(:meth:`Adam.state` and :meth:`Adam.load_state`, numpy arrays that the
+estimator keeps between calls).
 
 The optimiser is a plain Adam written here rather than ``torch.optim.Adam``:
 building the latter imports ``torch._dynamo``, which costs seconds in every
@@ -81,6 +85,7 @@ class TrainingResult:
     upper: np.ndarray
     history: list
     best_epoch: int
+    optimizer_state: dict = None
 
 
 def resolve_device(device):
@@ -156,6 +161,28 @@ class Adam:
         for param in self.params:
             param.grad = None
 
+    def state(self):
+        """The moments and the step count as numpy arrays and an int."""
+        return {
+            "n_steps": self.n_steps,
+            "exp_avg": [m.detach().cpu().numpy().copy() for m in self.exp_avg],
+            "exp_avg_sq": [v.detach().cpu().numpy().copy() for v in self.exp_avg_sq],
+        }
+
+    def load_state(self, state):
+        """Continue from :meth:`state` (moments shaped as the parameters)."""
+        for name in ("exp_avg", "exp_avg_sq"):
+            arrays = state[name]
+            shapes = [tuple(np.shape(a)) for a in arrays]
+            if shapes != [tuple(p.shape) for p in self.params]:
+                raise ValueError(
+                    f"the optimiser state holds {name} of shapes {shapes}, not those "
+                    f"of the parameters {[tuple(p.shape) for p in self.params]}."
+                )
+            for moment, array in zip(getattr(self, name), arrays):
+                moment.copy_(torch.as_tensor(array, dtype=moment.dtype))
+        self.n_steps = int(state["n_steps"])
+
 
 class CosineSchedule:
     """Learning rate from ``lr`` down to zero over ``n_steps`` along a cosine.
@@ -175,6 +202,20 @@ class CosineSchedule:
             1 + math.cos(math.pi * (self.t - 1) / self.n_steps)
         )
         self.optimizer.lr = ratio * (self.optimizer.lr - 0) + 0
+
+
+class ConstantSchedule:
+    """The learning rate of :meth:`BoxTrainer.partial_fit`: it stays as it is.
+
+    A pass of ``partial_fit`` does not know how many passes will follow, so
+    there is no end for a decay to reach.
+    """
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    def step(self):
+        """Leave the learning rate as it is."""
 
 
 class EarlyStopping:
@@ -317,10 +358,7 @@ class BoxTrainer:
         self.setup(
             X, y, lower, upper, box_class, n_classes, corner_bounds, validation, seed
         )
-        self.weight = sample_weight
-        self.weight_t = None if sample_weight is None else torch.as_tensor(
-            sample_weight, device=self.device
-        )
+        self.set_weights(sample_weight)
         self.stopping = EarlyStopping(s.n_iter_no_change)
         progress = Progress(s.max_epochs, self.sink)
         initial_accuracy = self.monitored_accuracy()
@@ -342,20 +380,81 @@ class BoxTrainer:
                 break
         lower_best, upper_best = self.stopping.best_corners
         kept = history[self.stopping.best_epoch - 1]["train_accuracy"]
+        self.warn_if_diverged(kept, initial_accuracy)
+        return TrainingResult(lower_best, upper_best, history, self.stopping.best_epoch)
+
+    def partial_fit(
+        self, X, y, lower, upper, box_class, *, n_classes, corner_bounds, seed,
+        sample_weight=None, optimizer_state=None, passes_done=0,
+    ):
+        """One pass over ``X`` from the given corners; a :class:`TrainingResult`.
+
+        The arguments are those of :meth:`fit` without validation, and
+        ``optimizer_state`` (:meth:`Adam.state` of the previous pass, or None
+        for a fresh Adam) and ``passes_done`` (passes run before this one).
+        The learning rate is ``learning_rate`` throughout
+        (:class:`ConstantSchedule`); :meth:`delta` continues the ramp as if
+        the passes so far had been epochs of :meth:`fit` over batches of this
+        size, and stays at ``delta_end`` after ``max_epochs`` passes. The
+        result's ``optimizer_state`` is the state after this pass.
+        """
+        s = self.settings
+        self.setup(
+            X, y, lower, upper, box_class, n_classes, corner_bounds, None, seed,
+            compile_passes=1,
+        )
+        self.set_weights(sample_weight)
+        if optimizer_state is not None:
+            self.optimizer.load_state(optimizer_state)
+        self.schedule = ConstantSchedule(self.optimizer)
+        self.step_count = passes_done * self.n_batches
+        initial_accuracy = self.monitored_accuracy()
+        start_time = time.perf_counter()
+        record = {"epoch": passes_done + 1, **self.run_epoch()}
+        self.check_finite(record)
+        lower_np, upper_np = self.corners()
+        record.update(self.evaluate(lower_np, upper_np))
+        record["epoch_time"] = record["elapsed_time"] = time.perf_counter() - start_time
+        if s.verbose:
+            self.sink(
+                f"partial_fit pass {record['epoch']:>3}  loss {record['loss']:9.4f}  "
+                f"train acc {record['train_accuracy']:.4f}  "
+                f"delta {record['delta']:.3g}  {record['epoch_time']:6.1f}s"
+            )
+        self.warn_if_diverged(record["train_accuracy"], initial_accuracy)
+        return TrainingResult(
+            lower_np, upper_np, [record], 1, optimizer_state=self.optimizer.state()
+        )
+
+    def set_weights(self, sample_weight):
+        """The per-sample weights of the objective (float32 of mean 1, or None)."""
+        self.weight = sample_weight
+        self.weight_t = None if sample_weight is None else torch.as_tensor(
+            sample_weight, device=self.device
+        )
+
+    def warn_if_diverged(self, kept, initial_accuracy):
+        """Warn when the kept boxes are much worse than those training started from."""
         if kept < initial_accuracy - _DIVERGED_ACCURACY_DROP:
             warnings.warn(
                 f"Training diverged: the kept boxes classify {kept:.2f} of the "
                 f"monitored training samples correctly, against {initial_accuracy:.2f} "
                 f"for the boxes training started from. Lower learning_rate (now "
-                f"{s.learning_rate:g}) or check that feature_range holds the data.",
+                f"{self.settings.learning_rate:g}) or check that feature_range holds "
+                "the data.",
                 ConvergenceWarning,
             )
-        return TrainingResult(lower_best, upper_best, history, self.stopping.best_epoch)
 
     def setup(
-        self, X, y, lower, upper, box_class, n_classes, corner_bounds, validation, seed
+        self, X, y, lower, upper, box_class, n_classes, corner_bounds, validation, seed,
+        *, compile_passes=None,
     ):
-        """Tensors, optimiser, schedule, kernels and monitoring samples."""
+        """Tensors, optimiser, schedule, kernels and monitoring samples.
+
+        ``compile_passes`` is the number of passes over ``X`` that
+        ``compile='auto'`` weighs against the compilation time (``max_epochs``
+        when None).
+        """
         s = self.settings
         self.device = resolve_device(s.device)
         self.X, self.y, self.box_class, self.n_classes = X, y, box_class, n_classes
@@ -376,18 +475,21 @@ class BoxTrainer:
         self.optimizer = Adam([self.lower_t, self.upper_t], lr=s.learning_rate)
         self.schedule = CosineSchedule(self.optimizer, self.total_steps)
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.kernels = self.choose_kernels(n_samples, lower.shape[0], n_features)
+        self.kernels = self.choose_kernels(
+            n_samples, lower.shape[0], n_features, passes=compile_passes
+        )
         rng = np.random.default_rng(seed)
         self.monitor = np.sort(
             rng.choice(n_samples, min(n_samples, _N_MONITOR), replace=False)
         )
 
-    def choose_kernels(self, n_samples, n_boxes, n_features):
+    def choose_kernels(self, n_samples, n_boxes, n_features, passes=None):
         """Compiled kernels when asked for (or worth it with 'auto'), else eager."""
         s = self.settings
+        passes = s.max_epochs if passes is None else passes
         use_compile = s.compile
         if use_compile == "auto":
-            use_compile = n_samples * n_boxes * n_features * s.max_epochs >= _COMPILE_MIN_WORK
+            use_compile = n_samples * n_boxes * n_features * passes >= _COMPILE_MIN_WORK
         if use_compile:
             use_compile, reason = compile_available(self.device)
             if not use_compile and s.compile is True:
@@ -442,10 +544,14 @@ class BoxTrainer:
         return -value.item()
 
     def delta(self, step):
-        """Width of the saturating ramp: geometric from delta_start to delta_end."""
+        """Width of the saturating ramp: geometric from delta_start to delta_end.
+
+        ``delta_end`` from step ``total_steps - 1`` on (later steps come only
+        from :meth:`partial_fit`).
+        """
         s = self.settings
-        return s.delta_start * (s.delta_end / s.delta_start) ** (
-            step / max(1, self.total_steps - 1)
+        return s.delta_start * (s.delta_end / s.delta_start) ** min(
+            1.0, step / max(1, self.total_steps - 1)
         )
 
     def objective(self, idx, delta):

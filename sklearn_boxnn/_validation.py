@@ -5,6 +5,8 @@ API; inside the package it travels as a pair of Python floats ``(low, high)``
 or ``None`` (any real value), produced only by :func:`check_feature_range`.
 """
 
+import functools
+import inspect
 import numbers
 import warnings
 
@@ -12,13 +14,21 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
+    "DEPRECATED",
     "FeatureRangeWarning",
     "check_boxnn",
     "check_feature_range",
     "check_label_types",
     "check_not_masked",
+    "deprecate_positional",
+    "renamed",
     "warn_outside_feature_range",
 ]
+
+# The default of a renamed keyword, as scikit-learn spells it: the old name
+# still works, with a FutureWarning, until _REMOVED_IN.
+DEPRECATED = "deprecated"
+_DEPRECATED_IN, _REMOVED_IN = "0.1", "0.2"
 
 # Attributes that define a fitted nearest-box model.
 _BOX_ATTRIBUTES = ("lower_", "upper_", "box_labels_", "classes_")
@@ -121,8 +131,8 @@ def check_boxnn(estimator, *, what):
         raise TypeError(
             f"{what} needs a fitted nearest-box classifier with the attributes "
             f"{list(_BOX_ATTRIBUTES)}; {type(estimator).__name__} lacks {missing}. "
-            "Pass a fitted BoxNNClassifier (for a Pipeline, its last step and the "
-            "data as that step sees it)."
+            "Pass a fitted BoxNNClassifier, or a Pipeline ending in one whose "
+            "earlier steps act on each coordinate alone (scalers)."
         )
     return estimator
 
@@ -177,3 +187,79 @@ def check_label_types(y):
                 "one kind first, e.g. np.asarray(y, dtype=str) for strings, or "
                 "replace missing labels (None) by a real class."
             )
+
+
+def renamed(new_value, old_value, *, old, new, what, default, stacklevel=3):
+    """The value of a keyword renamed from ``old`` to ``new``.
+
+    ``old_value`` is :data:`DEPRECATED` unless the caller passed the old name;
+    then it is used, with a FutureWarning, and passing both names is an
+    error. ``default`` is the new keyword's default, how "not passed" looks.
+    The default ``stacklevel`` names the caller of a function that calls this
+    one directly.
+    """
+    if isinstance(old_value, str) and old_value == DEPRECATED:
+        return new_value
+    if not (new_value is default or (
+        isinstance(new_value, str) and isinstance(default, str) and new_value == default
+    )):
+        raise TypeError(
+            f"{what} got both {new}={new_value!r} and {old}={old_value!r}; "
+            f"{old!r} is the old name of {new!r}: pass only {new}."
+        )
+    warnings.warn(
+        f"{what}: {old!r} was renamed {new!r} in {_DEPRECATED_IN} and will be "
+        f"removed in {_REMOVED_IN}; pass {new}={old_value!r} instead.",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value
+
+
+def deprecate_positional(n_positional):
+    """Decorator: keyword-only arguments passed by position still work, with a warning.
+
+    The function's first ``n_positional`` parameters may be positional; the
+    keyword-only ones that follow, passed by position, are matched to their
+    names in order with a FutureWarning that names the call to write. Outer
+    to :func:`~sklearn.utils._param_validation.validate_params`, so that the
+    names are known before the values are checked.
+    """
+
+    def decorator(func):
+        keyword_only = [
+            name
+            for name, parameter in inspect.signature(func).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            extra = args[n_positional:]
+            if extra:
+                if len(extra) > len(keyword_only):
+                    raise TypeError(
+                        f"{func.__name__}() takes {n_positional} positional "
+                        f"arguments but {len(args)} were given."
+                    )
+                names = keyword_only[: len(extra)]
+                twice = [name for name in names if name in kwargs]
+                if twice:
+                    raise TypeError(
+                        f"{func.__name__}() got multiple values for argument "
+                        f"{twice[0]!r}."
+                    )
+                call = ", ".join(f"{n}={v!r}" for n, v in zip(names, extra))
+                warnings.warn(
+                    f"Pass {call} as keyword arguments to {func.__name__}: passing "
+                    f"them by position is deprecated since {_DEPRECATED_IN} and "
+                    f"will raise a TypeError in {_REMOVED_IN}.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs.update(zip(names, extra))
+            return func(*args[:n_positional], **kwargs)
+
+        return wrapper
+
+    return decorator

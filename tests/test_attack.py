@@ -19,6 +19,11 @@ from sklearn_boxnn import BoxNNClassifier, FeatureRangeWarning
 from sklearn_boxnn._attack import sparse_attack
 
 
+def current(result):
+    """The entries of an attack result without the deprecated key ``y_adv``."""
+    return {key: value for key, value in result.items() if key != "y_adv"}
+
+
 @pytest.fixture(scope="module")
 def fitted(digits):
     X_train, _, y_train, _ = digits
@@ -87,22 +92,43 @@ def random_instance(rng, n_samples=3):
 
 def test_attack_changes_the_prediction(fitted, attacked):
     X, result = attacked
+    # y_adv is the deprecated name of y_pred_adv, kept for one release
     assert set(result) == {
-        "X_adv", "n_changed", "success", "y_pred", "y_adv", "n_changed_tie"
+        "X_adv", "n_changed", "success", "y_pred", "y_pred_adv", "n_changed_tie",
+        "feature_range", "y_adv",
     }
     assert result.X_adv.shape == X.shape and result.X_adv.dtype == np.float64
     np.testing.assert_array_equal(result.y_pred, fitted.predict(X))
-    np.testing.assert_array_equal(result.y_adv, fitted.predict(result.X_adv))
+    np.testing.assert_array_equal(result.y_pred_adv, fitted.predict(result.X_adv))
     s = result.success
     assert s.mean() > 0.9  # max_changes=None: the boxes of another class are reachable
     np.testing.assert_array_equal(s, result.n_changed >= 0)
-    assert np.all(result.y_adv[s] != result.y_pred[s])
+    assert np.all(result.y_pred_adv[s] != result.y_pred[s])
     np.testing.assert_array_equal(
         np.count_nonzero(result.X_adv != X, axis=1)[s], result.n_changed[s]
     )
     # failures are reported as -1 with the sample left as it was
     np.testing.assert_array_equal(result.X_adv[~s], X[~s])
     assert np.all(result.n_changed[~s] == -1)
+
+
+def test_y_adv_is_the_deprecated_name_of_y_pred_adv(attacked):
+    _, result = attacked
+    with pytest.warns(FutureWarning, match="'y_adv' .* renamed 'y_pred_adv'"):
+        old = result.y_adv
+    assert old is result.y_pred_adv
+    with pytest.warns(FutureWarning, match="use result.y_pred_adv"):
+        assert result["y_adv"] is result.y_pred_adv
+
+
+def test_result_names_the_attackers_domain(fitted, attacked):
+    X, result = attacked
+    low, high = result.feature_range
+    np.testing.assert_array_equal(low, np.zeros(X.shape[1]))
+    np.testing.assert_array_equal(high, np.ones(X.shape[1]))
+    unbounded = sparse_attack(make_model([[0.0], [2.0]], [[1.0], [3.0]], [0, 1]),
+                              [[0.5]])
+    np.testing.assert_array_equal(unbounded.feature_range, ([-np.inf], [np.inf]))
 
 
 def test_attack_needs_more_than_the_certified_radius(fitted, attacked):
@@ -155,7 +181,7 @@ def test_ties_go_to_the_first_class():
     assert clf.predict(x_tied)[0] == "a" and clf.certify(x_tied)[0] == 0
     result = sparse_attack(clf, x_tied)
     # One change makes "b" strictly nearer; the tie itself was already there.
-    assert result.n_changed[0] == 1 and result.y_adv[0] == "b"
+    assert result.n_changed[0] == 1 and result.y_pred_adv[0] == "b"
     # The other way round a tie is enough: "b" predicted, one change ties it with "a".
     x_b = np.array([[2.5, 2.5]])
     result = sparse_attack(clf, x_b)
@@ -355,7 +381,7 @@ def test_integer_and_float32_input(quantile_boxes, dtype):
     expected = sparse_attack(clf, X[:10].astype(np.float64))
     result = sparse_attack(clf, X[:10].astype(dtype))
     assert result.X_adv.dtype == np.float64
-    for key, value in expected.items():
+    for key, value in current(expected).items():
         np.testing.assert_array_equal(result[key], value)
 
 
@@ -366,7 +392,7 @@ def test_chunks_do_not_change_the_result(quantile_boxes):
     # About 3 rows per chunk with 30 boxes and 64 features.
     with config_context(working_memory=0.1):
         chunked = sparse_attack(clf, X)
-    for key, value in whole.items():
+    for key, value in current(whole).items():
         np.testing.assert_array_equal(chunked[key], value)
 
 
@@ -376,7 +402,7 @@ def test_max_changes_above_n_features(quantile_boxes):
     default = sparse_attack(clf, X[:10])
     for max_changes in (64, 1000):
         result = sparse_attack(clf, X[:10], max_changes=max_changes)
-        for key, value in default.items():
+        for key, value in current(default).items():
             np.testing.assert_array_equal(result[key], value)
 
 
@@ -394,7 +420,7 @@ def test_outside_feature_range_warns_and_still_attacks():
     # Once, pointing at the caller; not again for the checks with predict.
     assert len(record) == 1 and record[0].filename == __file__
     np.testing.assert_array_equal(result.n_changed, [1, 1])
-    np.testing.assert_array_equal(result.y_adv, [1, 1])
+    np.testing.assert_array_equal(result.y_pred_adv, [1, 1])
     # The coordinate outside the range keeps its value; the written one is inside.
     np.testing.assert_array_equal(result.X_adv[:, 0], X[:, 0])
     assert np.all((result.X_adv[:, 1] >= 0.75) & (result.X_adv[:, 1] <= 1))
@@ -410,12 +436,12 @@ def test_dataframe_keeps_feature_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no feature-name warning, from either call
         result = sparse_attack(clf, df.iloc[:5])
-        y_adv = clf.predict(result.X_adv)
+        y_pred_adv = clf.predict(result.X_adv)
     assert isinstance(result.X_adv, pd.DataFrame)
     assert list(result.X_adv.columns) == ["a", "b", "c", "d"]
     np.testing.assert_array_equal(result.X_adv.index, df.index[:5])
     assert result.success.all()
-    np.testing.assert_array_equal(y_adv, result.y_adv)
+    np.testing.assert_array_equal(y_pred_adv, result.y_pred_adv)
     # A plain array result for plain array input, warned about as predict does.
     match = "X does not have valid feature names"
     with pytest.warns(UserWarning, match=match) as record:
@@ -443,7 +469,7 @@ def test_only_successes_that_predict_confirms():
     assert not result.success.any()
     np.testing.assert_array_equal(result.n_changed, [-1, -1])
     np.testing.assert_array_equal(result.X_adv, X)
-    np.testing.assert_array_equal(result.y_adv, result.y_pred)
+    np.testing.assert_array_equal(result.y_pred_adv, result.y_pred)
 
 
 def test_no_infinite_value_near_the_float_maximum():

@@ -732,3 +732,290 @@ def test_fit_without_torch_says_so_and_keeps_the_model(monkeypatch):
     with pytest.raises(ImportError, match="BoxNNClassifier.fit trains with torch"):
         clf.fit(X[:100], y[:100])
     assert _state(clf) == before
+
+
+# ---------------------------------------------------------------------------
+# Continued training: warm_start and partial_fit (issue 11, item 3)
+# ---------------------------------------------------------------------------
+
+
+def test_warm_start_without_a_model_is_an_ordinary_fit():
+    X, y = _small_digits()
+    plain = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0).fit(X, y)
+    warm = BoxNNClassifier(n_boxes=20, max_epochs=1, warm_start=True, random_state=0)
+    warm.fit(X, y)
+    np.testing.assert_array_equal(plain.lower_, warm.lower_)
+    np.testing.assert_array_equal(plain.upper_, warm.upper_)
+
+
+def test_warm_start_continues_from_the_fitted_boxes():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, feature_range=(0, 1), random_state=0)
+    clf.fit(X, y)
+    lower, upper, labels = clf.lower_, clf.upper_, clf.box_labels_
+    # n_boxes is ignored; a negligible learning rate leaves the corners in place.
+    clf.set_params(warm_start=True, n_boxes=7, max_epochs=2, learning_rate=1e-30)
+    clf.fit(X, y)
+    assert clf.lower_.shape == (20, 64)
+    np.testing.assert_array_equal(clf.box_labels_, labels)
+    np.testing.assert_allclose(clf.lower_, lower, atol=1e-6)
+    np.testing.assert_allclose(clf.upper_, upper, atol=1e-6)
+    assert clf.n_iter_ == 3 and clf.best_epoch_ == 3
+    assert [record["epoch"] for record in clf.history_] == [1, 2, 3]
+    elapsed = [record["elapsed_time"] for record in clf.history_]
+    assert elapsed == sorted(elapsed)
+    # the schedules ran again: cosine from learning_rate, delta from delta_start
+    assert clf.history_[1]["learning_rate"] > clf.history_[2]["learning_rate"]
+    assert clf.history_[1]["delta"] > clf.history_[2]["delta"] == clf.delta_end
+
+
+def test_warm_start_trains_further(digits):
+    X_train, _, y_train, _ = digits
+    clf = BoxNNClassifier(n_boxes=40, max_epochs=2, feature_range=(0, 1), random_state=0)
+    before = clf.fit(X_train, y_train).score(X_train, y_train)
+    after = clf.set_params(warm_start=True, max_epochs=3).fit(X_train, y_train)
+    assert after.score(X_train, y_train) > before
+
+
+def test_warm_start_needs_the_same_classes_and_features():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    before = _state(clf)
+    with pytest.raises(ValueError, match=r"warm_start=True continues the fitted boxes of "
+                       r"classes \[0, 1, .*, 9\], but y has classes \[0, 1\]\..*"
+                       r"warm_start=False"):
+        clf.fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match=r"X has 10 features, but BoxNNClassifier is "
+                       r"expecting 64 features as input.*fit with warm_start=True "
+                       r"continues the fitted boxes.*set warm_start=False"):
+        clf.fit(X[:, :10], y)
+    assert _state(clf) == before
+
+
+@pytest.mark.parametrize("target, error", [
+    ("sklearn_boxnn._training.BoxTrainer.train_step", KeyboardInterrupt),
+    ("sklearn_boxnn._training.BoxTrainer.evaluate", MemoryError),
+])
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_failed_continued_training_leaves_the_model_as_it_was(monkeypatch, target, error, how):
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    before = _state(clf)
+    monkeypatch.setattr(target, lambda *a, **k: (_ for _ in ()).throw(error("injected")))
+    with pytest.raises(error, match="injected"):
+        if how == "warm_start":
+            clf.set_params(warm_start=True).fit(X, y)
+        else:
+            clf.partial_fit(X, y)
+    clf.set_params(warm_start=False)
+    assert _state(clf) == before
+
+
+def test_partial_fit_improves_training_accuracy_and_pickles_between_calls(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(n_boxes=40, max_epochs=4, feature_range=(0, 1), random_state=0)
+    pickled, plain = BoxNNClassifier(**params), BoxNNClassifier(**params)
+    accuracy = []
+    for _ in range(4):
+        pickled = pickle.loads(pickle.dumps(pickled.partial_fit(
+            X_train, y_train, classes=np.arange(10)
+        )))
+        plain.partial_fit(X_train, y_train, classes=np.arange(10))
+        accuracy.append(pickled.score(X_train, y_train))
+    assert accuracy[-1] > accuracy[0] + 0.03
+    assert pickled.n_iter_ == len(pickled.history_) == 4
+    # the Adam state survives pickling: both chains are the same bit for bit
+    np.testing.assert_array_equal(pickled.lower_, plain.lower_)
+    np.testing.assert_array_equal(pickled.upper_, plain.upper_)
+    assert pickled._adam_n_steps_ == 4 * int(np.ceil(len(X_train) / 256))
+    for name, value in vars(pickled).items():
+        assert "torch" not in type(value).__module__, name
+
+
+def test_partial_fit_schedules():
+    X, y = _small_digits()
+    params = dict(n_boxes=20, max_epochs=3, batch_size=64, random_state=0)
+    clf = BoxNNClassifier(**params)
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=np.arange(10))
+    fitted = BoxNNClassifier(**params).fit(X, y)
+    # delta: the ramp of fit's epochs over the first max_epochs calls, then delta_end
+    deltas = [record["delta"] for record in clf.history_]
+    assert deltas[:3] == [record["delta"] for record in fitted.history_]
+    assert deltas[2:] == [clf.delta_end] * 3
+    # the learning rate is constant
+    assert {record["learning_rate"] for record in clf.history_} == {clf.learning_rate}
+
+
+def test_partial_fit_after_fit_continues_and_fit_starts_over():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=2, random_state=0).fit(X, y)
+    labels = clf.box_labels_
+    clf.partial_fit(X[:100], y[:100])  # no classes needed after fit
+    np.testing.assert_array_equal(clf.box_labels_, labels)
+    assert clf.n_iter_ == 3 and clf.history_[-1]["delta"] == clf.delta_end
+    assert clf._adam_n_steps_ == 1
+    # a later batch may lack classes
+    clf.partial_fit(X[y < 3], y[y < 3], classes=np.arange(10))
+    assert clf._adam_n_steps_ == 2
+    clf.fit(X, y)
+    assert clf.n_iter_ == 2 and not hasattr(clf, "_adam_n_steps_")
+
+
+def test_partial_fit_first_call_needs_classes():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1)
+    with pytest.raises(ValueError, match=r"classes must be given on the first call to "
+                       r"partial_fit.*classes=np.unique\(y_all\)"):
+        clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"classes must hold at least two labels, got \[3\]"):
+        clf.partial_fit(X[y == 3], y[y == 3], classes=[3])
+    with pytest.raises(ValueError, match=r"y has labels \[8, 9\] that are not in classes "
+                       r"\[0, 1, 2, 3, 4, 5, 6, 7\]; pass every label in classes"):
+        clf.partial_fit(X, y, classes=range(8))
+    assert not hasattr(clf, "n_features_in_")
+
+
+def test_partial_fit_first_batch_needs_every_class():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1)
+    with pytest.raises(ValueError, match=r"classes \[9\] have no sample of positive weight "
+                       r"in the first batch given to partial_fit.*shuffle the data"):
+        clf.partial_fit(X[y != 9], y[y != 9], classes=np.arange(10))
+    with pytest.raises(ValueError, match=r"classes \[2\] have no sample of positive weight "
+                       r"in the first batch"):
+        clf.partial_fit(X, y, classes=np.arange(10), sample_weight=(y != 2).astype(float))
+    assert not hasattr(clf, "n_features_in_")
+
+
+def test_partial_fit_later_calls_check_classes_labels_and_features():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=0)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    before = _state(clf)
+    with pytest.raises(ValueError, match=r"classes=\[0, 1\] differs from the classes of the "
+                       r"fitted boxes, \[0, 1, .*9\]; partial_fit cannot add or drop"):
+        clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
+    with pytest.raises(ValueError, match=r"y has labels \[10\] that are not in classes "
+                       r"\[0, .*9\]; partial_fit cannot add classes after its first call"):
+        clf.partial_fit(X[:4], [1, 2, 3, 10])
+    with pytest.raises(ValueError, match=r"X has 10 features, but BoxNNClassifier is "
+                       r"expecting 64 features as input\. partial_fit continues the fitted "
+                       r"boxes, which have 64 coordinates"):
+        clf.partial_fit(X[:, :10], y)
+    with pytest.raises(ValueError, match=r"X spans .* outside feature_range"):
+        clf.set_params(feature_range=(0, 1)).partial_fit(X * 16, y)
+    clf.set_params(feature_range=None)
+    assert _state(clf) == before
+
+
+def test_partial_fit_refuses_balanced_class_weight_but_takes_a_dict():
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, class_weight="balanced")
+    with pytest.raises(ValueError, match=r"class_weight='balanced' needs the class "
+                       r"frequencies of the whole data.*compute_class_weight"):
+        clf.partial_fit(X, y, classes=np.arange(10))
+    clf.set_params(class_weight={3: 2.0}).partial_fit(X, y, classes=np.arange(10))
+    clf.partial_fit(X[y != 3], y[y != 3])  # a batch without the weighted class
+    assert clf.n_iter_ == 2
+
+
+def test_partial_fit_string_labels_and_projection_range():
+    X, y = _small_digits()
+    labels = np.array(["low", "high"])[(y >= 5).astype(int)]
+    clf = BoxNNClassifier(n_boxes=6, max_epochs=2, random_state=0)
+    clf.partial_fit(X[:150] * 0.5, labels[:150], classes=["low", "high"])
+    clf.partial_fit(X[150:], labels[150:])
+    assert clf.classes_.tolist() == ["high", "low"]
+    # without feature_range the corners stay in the range of all data seen
+    seen = np.vstack([X[:150] * 0.5, X[150:]])
+    assert np.all(clf.lower_ >= seen.min(axis=0)) and np.all(clf.upper_ <= seen.max(axis=0))
+    assert np.mean(clf.predict(X) == labels) > 0.6
+
+
+# ---------------------------------------------------------------------------
+# Round trips of the recipe (issue 11, item 6)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, label_kind",
+    [
+        ({}, "int"),
+        ({"n_boxes": 20, "max_epochs": np.int64(1), "clip": np.float32(50.0)}, "int"),
+        ({"n_boxes": {k: 2 for k in range(10)}, "class_weight": {3: 2.0}}, "int"),
+        ({"n_boxes": {"low": 3, "high": 4}, "class_weight": "balanced",
+          "feature_range": np.array([0.0, 1.0])}, "str"),
+        ({"class_weight": {0.0: np.float64(0.5)}, "floor": 0.0, "compile": False}, "float"),
+        ({"feature_range": (0, 1), "validation_fraction": 0.25, "warm_start": True,
+          "n_jobs": 1, "device": "cpu"}, "int"),
+    ],
+    ids=["defaults", "numpy-scalars", "dicts-int-labels", "dicts-str-labels",
+         "float-labels", "flags"],
+)
+def test_recipe_round_trips_through_json(params, label_kind):
+    import json
+
+    X, y = _small_digits()
+    labels = {"int": y, "str": np.array(["low", "high"])[(y >= 5).astype(int)],
+              "float": (y >= 5).astype(float)}[label_kind]
+    params = {"n_boxes": 20, "max_epochs": 1, "random_state": 0, **params}
+    clf = BoxNNClassifier(**params).fit(X, labels)
+    recipe = json.loads(json.dumps(clf.describe()))["recipe"]
+    rebuilt = BoxNNClassifier(**recipe)
+    assert json.loads(json.dumps(rebuilt.fit(X, labels).describe()))["recipe"] == recipe
+    np.testing.assert_array_equal(rebuilt.lower_, clf.lower_)
+    np.testing.assert_array_equal(rebuilt.box_labels_, clf.box_labels_)
+
+
+def test_recipe_of_a_random_state_instance_is_none():
+    import json
+
+    X, y = _small_digits()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, random_state=np.random.RandomState(0))
+    recipe = json.loads(json.dumps(clf.fit(X, y).describe()))["recipe"]
+    assert recipe["random_state"] is None
+    assert BoxNNClassifier(**recipe).fit(X, y).lower_.shape == clf.lower_.shape
+
+
+def test_dict_keys_may_be_the_labels_string_forms():
+    X, y = _small_digits()
+    by_label = BoxNNClassifier(
+        n_boxes={k: 2 for k in range(10)}, class_weight={3: 4.0}, max_epochs=1,
+        random_state=0,
+    ).fit(X, y)
+    by_text = BoxNNClassifier(
+        n_boxes={str(k): 2 for k in range(10)}, class_weight={"3": 4.0}, max_epochs=1,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_array_equal(by_label.lower_, by_text.lower_)
+    with pytest.raises(ValueError, match=r"n_boxes gives class 3 twice \(its label and "
+                       r"its string form '3'\)"):
+        BoxNNClassifier(n_boxes={**{k: 2 for k in range(10)}, "3": 1}).fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# Keyword-only certify (issue 11, item 5)
+# ---------------------------------------------------------------------------
+
+
+def test_certify_arguments_are_keyword_only_with_a_deprecation_path(digits_model):
+    import inspect
+
+    clf, X, _ = digits_model
+    parameters = inspect.signature(BoxNNClassifier.certify).parameters
+    assert parameters["method"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["time_limit"].kind is inspect.Parameter.KEYWORD_ONLY
+    expected = clf.certify(X[:20], method="pairwise")
+    with pytest.warns(FutureWarning, match=r"Pass method='pairwise' as keyword arguments "
+                      r"to certify: passing them by position is deprecated since 0.1 and "
+                      r"will raise a TypeError in 0.2"):
+        np.testing.assert_array_equal(clf.certify(X[:20], "pairwise"), expected)
+    with pytest.warns(FutureWarning, match=r"Pass method='pairwise', time_limit=5.0 as"):
+        np.testing.assert_array_equal(clf.certify(X[:20], "pairwise", 5.0), expected)
+    with pytest.raises(TypeError, match=r"certify\(\) takes 2 positional arguments"):
+        clf.certify(X[:20], "pairwise", 5.0, "extra")
+    with pytest.raises(TypeError, match="multiple values for argument 'method'"):
+        clf.certify(X[:20], "pairwise", method="margin")

@@ -62,3 +62,108 @@ def test_threads_inside_blocks(parallel, digits, X_dask):
             np.testing.assert_array_equal(radius.compute(), expected)
     finally:
         clf.set_params(n_jobs=None)
+
+
+# ---------------------------------------------------------------------------
+# Training on dask arrays through partial_fit (issue 11, item 3)
+# ---------------------------------------------------------------------------
+
+N_CLASSES = 10
+
+
+def _incremental_model():
+    return BoxNNClassifier(
+        n_boxes=40, max_epochs=4, feature_range=(0, 1), device="cpu", random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def train_blocks(digits):
+    X_train, _, y_train, _ = digits
+    # four blocks of about 315 samples, each with every class
+    return (
+        da.from_array(X_train, chunks=(315, X_train.shape[1])),
+        da.from_array(y_train, chunks=(315,)),
+    )
+
+
+def test_incremental_equals_a_partial_fit_loop(train_blocks, digits):
+    X_train, _, y_train, _ = digits
+    X_blocks, y_blocks = train_blocks
+    incremental = wrappers.Incremental(_incremental_model(), shuffle_blocks=False)
+    with dask.config.set(scheduler="synchronous"):
+        incremental.fit(X_blocks, y_blocks, classes=np.arange(N_CLASSES))
+    loop = _incremental_model()
+    for start in range(0, len(X_train), 315):
+        block = slice(start, start + 315)
+        loop.partial_fit(X_train[block], y_train[block], classes=np.arange(N_CLASSES))
+    fitted = incremental.estimator_
+    assert fitted.n_iter_ == len(X_blocks.chunks[0]) == 4
+    np.testing.assert_array_equal(fitted.lower_, loop.lower_)
+    np.testing.assert_array_equal(fitted.upper_, loop.upper_)
+
+
+# -- the same on a real cluster: worker processes on this machine ------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of two worker processes, started and stopped here."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def _ran_on_workers(client, task_stream, prefix):
+    """The workers that ran tasks whose key starts with ``prefix``."""
+    workers = set(client.scheduler_info()["workers"])
+    ran = {
+        task["worker"] for task in task_stream.data
+        if str(task["key"]).strip("('").startswith(prefix)
+    }
+    assert ran and ran <= workers, (ran, workers)
+    return ran
+
+
+@pytest.mark.slow
+def test_incremental_trains_on_a_local_cluster(client, train_blocks, digits):
+    from distributed import get_task_stream
+
+    X_train, X_test, y_train, y_test = digits
+    X_blocks, y_blocks = train_blocks
+    incremental = wrappers.Incremental(_incremental_model(), random_state=0)
+    with client.as_current(), get_task_stream(client) as stream:
+        incremental.fit(X_blocks, y_blocks, classes=np.arange(N_CLASSES))
+    _ran_on_workers(client, stream, "fit-")
+    fitted = incremental.estimator_
+    assert fitted.n_iter_ == 4 and fitted.lower_.shape == (40, 64)
+    # the Adam moments travelled between the workers with the estimator
+    assert fitted._adam_exp_avg_.shape == (2, 40, 64) and fitted._adam_n_steps_ == 8
+    assert incremental.score(X_test, y_test) > 0.7
+
+
+@pytest.mark.slow
+def test_parallel_post_fit_predict_on_a_local_cluster(client, parallel, digits, X_dask):
+    from distributed import get_task_stream
+
+    _, X_test, _, _ = digits
+    with client.as_current(), get_task_stream(client) as stream:
+        y = parallel.predict(X_dask).compute()
+    _ran_on_workers(client, stream, "_predict")
+    np.testing.assert_array_equal(y, parallel.estimator.predict(X_test))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["margin", "pairwise"])
+def test_certify_with_map_blocks_on_a_local_cluster(client, parallel, digits, X_dask, method):
+    from distributed import get_task_stream
+
+    _, X_test, _, _ = digits
+    clf = parallel.estimator
+    radius = X_dask.map_blocks(clf.certify, method=method, drop_axis=1, dtype=np.int64)
+    with client.as_current(), get_task_stream(client) as stream:
+        radius = radius.compute()
+    _ran_on_workers(client, stream, "certify")
+    np.testing.assert_array_equal(radius, clf.certify(X_test, method=method))

@@ -108,11 +108,11 @@ def test_box_images_ranked_by_use():
 def test_box_images_auto_range_without_feature_range():
     clf = make_model(feature_range=None)
     disp = BoxImagesDisplay.from_estimator(clf, image_shape=IMAGE_SHAPE)
-    assert disp.feature_range == (clf.lower_.min(), clf.upper_.max())
+    assert disp.value_range == (clf.lower_.min(), clf.upper_.max())
     disp = BoxImagesDisplay.from_estimator(
-        clf, image_shape=IMAGE_SHAPE, feature_range=(-1, 2)
+        clf, image_shape=IMAGE_SHAPE, value_range=(-1, 2)
     )
-    assert disp.feature_range == (-1.0, 2.0)
+    assert disp.value_range == (-1.0, 2.0)
 
 
 def test_box_images_on_one_axes_and_on_given_axes():
@@ -142,11 +142,12 @@ def test_box_images_on_one_axes_and_on_given_axes():
         ({"classes": ["z"]}, r"classes must be a non-empty subset .* unknown \['z'\]"),
         ({"box_indices": [7]}, r"box_indices must lie in \[0, 5\)"),
         ({"box_indices": []}, "box_indices must be a non-empty 1D sequence"),
-        ({"feature_range": (1, 0)}, r"got \(1, 0\) \(min >= max\)"),
-        ({"feature_range": (0, np.inf)}, r"\(a value that is not finite\)"),
-        ({"feature_range": (0, 1, 2)}, r"\(3 values instead of 2\)"),
-        ({"feature_range": "full"}, "feature_range must be 'auto' or a tuple"),
-        ({"feature_range": None}, "feature_range must be 'auto' or a tuple"),
+        ({"value_range": (1, 0)},
+         r"value_range must be .* got \(1, 0\) \(min >= max\)"),
+        ({"value_range": (0, np.inf)}, r"\(a value that is not finite\)"),
+        ({"value_range": (0, 1, 2)}, r"\(3 values instead of 2\)"),
+        ({"value_range": "full"}, "value_range must be 'auto' or a tuple"),
+        ({"value_range": None}, "value_range must be 'auto' or a tuple"),
     ],
 )
 def test_box_images_errors(kwargs, match):
@@ -217,7 +218,7 @@ def test_nearest_box_with_true_labels():
     # For a misclassified sample, the other box is nearer than the own one.
     assert np.all(disp.distances_[:, 1] <= disp.distances_[:, 0])
     title = disp.axes_[0, 0].get_title()
-    assert title.startswith(f"true {y[0]}, pred {y_pred[0]}, r = ")
+    assert title.startswith(f"true {y[0]}, pred {y_pred[0]}, radius ")
 
 
 def test_nearest_box_errors():
@@ -239,7 +240,7 @@ def test_adversarial_from_arrays():
     X_adv = X.copy()
     X_adv[0, [1, 2, 7]] = 1.0
     disp = AdversarialExampleDisplay(
-        X=X, X_adv=X_adv, image_shape=IMAGE_SHAPE, feature_range=(0, 1)
+        X=X, X_adv=X_adv, image_shape=IMAGE_SHAPE, value_range=(0, 1)
     ).plot(color="red")
     assert disp.n_changed_.tolist() == [3, 0]
     assert len(disp.marks_[0].get_paths()) == 3 and len(disp.marks_[1].get_paths()) == 0
@@ -266,7 +267,7 @@ def test_adversarial_from_estimator():
     np.testing.assert_array_equal(disp.radius, clf.certify(X))
     assert np.all(disp.n_changed_ >= disp.radius + 1)
     title = disp.axes_[0, 0].get_title()
-    assert title == f"pred {disp.y_pred[0]}, r = {disp.radius[0]}"
+    assert title == f"pred {disp.y_pred[0]}, radius {disp.radius[0]}"
 
 
 def test_adversarial_shape_mismatch():
@@ -363,7 +364,7 @@ def test_samples_outside_feature_range_warn_once(name, arguments):
     # A warning, not an error: the display is drawn from the data as given, as
     # for a model without a domain (whose colour scale spans the data instead).
     expected = stored_arrays(draw(name, make_model(None), X))
-    np.testing.assert_equal(stored_arrays(disp), {**expected, "feature_range": (0, 1)})
+    np.testing.assert_equal(stored_arrays(disp), {**expected, "value_range": (0, 1)})
 
 
 def test_adversarial_examples_outside_feature_range_are_named():
@@ -408,3 +409,34 @@ def test_missing_matplotlib_message(monkeypatch):
     message = "BoxImagesDisplay.from_estimator requires matplotlib"
     with pytest.raises(ImportError, match=message):
         BoxImagesDisplay.from_estimator(make_model(), image_shape=IMAGE_SHAPE)
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_feature_range_is_the_deprecated_name_of_value_range(name):
+    clf = make_model(feature_range=None)
+    X = sample_data(3)
+    X_adv = (X,) if name == "AdversarialExampleDisplay" else ()
+    display = getattr(sklearn_boxnn, name)
+    match = rf"{name}.from_estimator: 'feature_range' was renamed 'value_range'"
+    with pytest.warns(FutureWarning, match=match) as record:
+        disp = display.from_estimator(
+            clf, X, *X_adv, image_shape=IMAGE_SHAPE, feature_range=(-1, 2)
+        )
+    assert record[0].filename == __file__
+    assert disp.value_range == (-1.0, 2.0)
+    with pytest.warns(FutureWarning, match=rf"{name}.feature_range was renamed"):
+        assert disp.feature_range == (-1.0, 2.0)
+    with pytest.raises(TypeError, match="got both value_range=.* and feature_range="):
+        display.from_estimator(clf, X, *X_adv, image_shape=IMAGE_SHAPE,
+                               value_range=(0, 1), feature_range=(-1, 2))
+
+
+def test_constructor_feature_range_is_deprecated():
+    X = np.zeros((1, N_FEATURES))
+    match = r"AdversarialExampleDisplay: 'feature_range' was renamed 'value_range'"
+    with pytest.warns(FutureWarning, match=match) as record:
+        disp = AdversarialExampleDisplay(
+            X=X, X_adv=X, image_shape=IMAGE_SHAPE, feature_range=(0, 2)
+        )
+    assert record[0].filename == __file__
+    assert disp.value_range == (0, 2)

@@ -4,11 +4,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -30,7 +31,7 @@ RADIUS = [0, 3, 7, 1, 3, -1]
 @pytest.mark.parametrize("r, expected", [(0, 4 / 6), (1, 3 / 6), (2, 2 / 6), (3, 2 / 6),
                                          (3.5, 0.0), (4, 0.0)])
 def test_certified_accuracy_by_hand(r, expected):
-    assert certified_accuracy(Y_TRUE, Y_PRED, RADIUS, r) == pytest.approx(expected)
+    assert certified_accuracy(Y_TRUE, Y_PRED, RADIUS, r=r) == pytest.approx(expected)
 
 
 def test_curve_by_hand():
@@ -84,7 +85,7 @@ def test_curve_is_the_dense_curve_compressed(seed):
     )
     for r in dense_radii:
         assert certified_accuracy(
-            y_true, y_pred, radius, r, sample_weight=weight
+            y_true, y_pred, radius, r=r, sample_weight=weight
         ) == pytest.approx(dense[r], abs=1e-12)
 
 
@@ -182,8 +183,8 @@ def test_median_scorer_with_huge_radii(top):
     X, y = np.zeros((3, 2)), np.zeros(3, dtype=int)
     tracemalloc.start()
     try:
-        median = make_certified_scorer(radius="median")(model, X, y)
-        at_top = make_certified_scorer(radius=top)(model, X, y)
+        median = make_certified_scorer(r="median")(model, X, y)
+        at_top = make_certified_scorer(r=top)(model, X, y)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -204,9 +205,10 @@ def test_sample_weight_equals_repetition():
     weights = np.array([1, 2, 0, 3, 1, 5])
     repeated = [np.repeat(a, weights) for a in (Y_TRUE, Y_PRED, RADIUS)]
     for r in range(5):
-        assert certified_accuracy(Y_TRUE, Y_PRED, RADIUS, r, sample_weight=weights) == (
-            pytest.approx(certified_accuracy(*repeated, r))
+        weighted = certified_accuracy(
+            Y_TRUE, Y_PRED, RADIUS, r=r, sample_weight=weights
         )
+        assert weighted == pytest.approx(certified_accuracy(*repeated, r=r))
     radii_w, acc_w = certified_accuracy_curve(
         Y_TRUE, Y_PRED, RADIUS, sample_weight=weights
     )
@@ -222,7 +224,7 @@ def test_sample_weight_equals_repetition():
 
 
 def test_float_radius_with_whole_values_and_no_correct_sample():
-    assert certified_accuracy([1, 2], [1, 2], [2.0, 0.0], 1) == 0.5
+    assert certified_accuracy([1, 2], [1, 2], [2.0, 0.0], r=1) == 0.5
     radii, accuracies = certified_accuracy_curve([1, 2], [2, 1], [3, 3])
     np.testing.assert_array_equal(radii, [0, 1])
     np.testing.assert_array_equal(accuracies, [0, 0])
@@ -250,9 +252,8 @@ def test_curve_matches_pointwise_and_median_definition(data):
     for r, acc in zip(radii, accuracies):
         expected = weight[correct & (radius >= r)].sum() / weight.sum()
         assert acc == pytest.approx(expected)
-        assert certified_accuracy(y_true, y_pred, radius, r, sample_weight=weight) == (
-            pytest.approx(expected)
-        )
+        weighted = certified_accuracy(y_true, y_pred, radius, r=r, sample_weight=weight)
+        assert weighted == pytest.approx(expected)
     # the step curve, read at every radius, is the accuracy there
     every = np.arange(int(radii[-1]) + 3)
     brute = [weight[correct & (radius >= r)].sum() / weight.sum() for r in every]
@@ -265,18 +266,20 @@ def test_curve_matches_pointwise_and_median_definition(data):
 
 def test_scorer_matches_the_metric(digits_model):
     clf, X, y = digits_model
-    scorer = make_certified_scorer(radius=2)
-    expected = certified_accuracy(y, clf.predict(X), clf.certify(X), 2)
+    scorer = make_certified_scorer(r=2)
+    expected = certified_accuracy(y, clf.predict(X), clf.certify(X), r=2)
     assert scorer(clf, X, y) == pytest.approx(expected)
-    median = make_certified_scorer(radius="median")(clf, X, y)
+    median = make_certified_scorer(r="median")(clf, X, y)
     assert median == median_certified_radius(y, clf.predict(X), clf.certify(X))
     assert isinstance(median, float)
     # an explicit method is passed on to certify
-    explicit = make_certified_scorer(radius=2, method="margin")
+    explicit = make_certified_scorer(r=2, method="margin")
     assert explicit(clf, X, y) == pytest.approx(expected)
     weights = np.arange(len(y)) % 3
     assert scorer(clf, X, y, sample_weight=weights) == pytest.approx(
-        certified_accuracy(y, clf.predict(X), clf.certify(X), 2, sample_weight=weights)
+        certified_accuracy(
+            y, clf.predict(X), clf.certify(X), r=2, sample_weight=weights
+        )
     )
 
 
@@ -289,21 +292,21 @@ def test_scorer_in_grid_search_and_pipeline():
     search = GridSearchCV(
         pipe,
         {"boxnnclassifier__clip": [5.0, 50.0]},
-        scoring=make_certified_scorer(radius=1),
+        scoring=make_certified_scorer(r=1),
         cv=2,
     ).fit(X, y)
     assert 0.0 <= search.best_score_ <= 1.0
     assert search.scorer_ is not None and search.best_params_
     scores = cross_val_score(
-        pipe, X, y, scoring=make_certified_scorer(radius="median"), cv=2
+        pipe, X, y, scoring=make_certified_scorer(r="median"), cv=2
     )
     assert np.all(scores >= -1) and np.all(scores == np.round(scores))
 
 
 def test_scorer_repr():
-    assert repr(make_certified_scorer()) == "make_certified_scorer(radius=10)"
-    assert repr(make_certified_scorer(radius="median", method="margin")) == (
-        "make_certified_scorer(radius='median', method='margin')"
+    assert repr(make_certified_scorer()) == "make_certified_scorer(r=10)"
+    assert repr(make_certified_scorer(r="median", method="margin")) == (
+        "make_certified_scorer(r='median', method='margin')"
     )
 
 
@@ -311,21 +314,117 @@ def test_scorer_needs_certify():
     X, y = load_digits(return_X_y=True)
     clf = LogisticRegression(max_iter=50).fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="estimator must have a certify method"):
-        make_certified_scorer(radius=1)(clf, X[:10], y[:10])
+        make_certified_scorer(r=1)(clf, X[:10], y[:10])
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"radius": -1}, "The 'radius' parameter of make_certified_scorer must be"),
-        ({"radius": "mean"}, "The 'radius' parameter of make_certified_scorer must be"),
-        ({"radius": 1.5}, "The 'radius' parameter of make_certified_scorer must be"),
+        ({"r": -1}, "The 'r' parameter of make_certified_scorer must be"),
+        ({"r": "mean"}, "The 'r' parameter of make_certified_scorer must be"),
+        ({"r": 1.5}, "The 'r' parameter of make_certified_scorer must be"),
         ({"method": 3}, "The 'method' parameter of make_certified_scorer must be"),
+        ({"method": "marginal"}, r"The 'method' parameter of make_certified_scorer "
+         r"must be None or a certification method .*'exact', .*'margin'.*got "
+         r"'marginal' instead. It is checked when the scorer is made"),
+        ({"radius": -1}, "The 'radius' parameter of make_certified_scorer must be"),
     ],
 )
 def test_scorer_invalid_parameters(kwargs, match):
+    # Refused when the scorer is made, before any estimator is fitted or scored.
     with pytest.raises(InvalidParameterError, match=match):
         make_certified_scorer(**kwargs)
+
+
+def test_scorer_is_a_scikit_learn_scorer():
+    from sklearn.metrics._scorer import _BaseScorer
+
+    scorer = make_certified_scorer(r=2, method="pairwise")
+    assert isinstance(scorer, _BaseScorer)
+    # Every method of the estimator is accepted; a search reports the scores.
+    for method in ["margin", "pairwise", "lagrangian", "exact"]:
+        make_certified_scorer(method=method)
+
+
+def test_scorer_arguments_are_keyword_only():
+    with pytest.warns(FutureWarning, match=r"Pass r='median' as keyword arguments "
+                      r"to make_certified_scorer.*raise a TypeError in 0.2") as record:
+        scorer = make_certified_scorer("median")
+    assert record[0].filename == __file__
+    assert repr(scorer) == "make_certified_scorer(r='median')"
+    with pytest.raises(TypeError, match="takes 0 positional arguments but 4"):
+        make_certified_scorer(1, None, 2, 3)
+
+
+def test_scorer_radius_is_the_deprecated_name_of_r():
+    match = ("make_certified_scorer: 'radius' was renamed 'r' in 0.1 and will be "
+             "removed in 0.2; pass r=3 instead")
+    with pytest.warns(FutureWarning, match=match) as record:
+        scorer = make_certified_scorer(radius=3)
+    assert record[0].filename == __file__
+    assert repr(scorer) == "make_certified_scorer(r=3)"
+    with pytest.raises(TypeError, match="got both r=2 and radius=3"):
+        make_certified_scorer(r=2, radius=3)
+
+
+def test_threshold_r_is_keyword_only():
+    match = (r"Pass r=3 as keyword arguments to certified_accuracy: passing them "
+             r"by position is deprecated since 0.1")
+    with pytest.warns(FutureWarning, match=match) as record:
+        positional = certified_accuracy(Y_TRUE, Y_PRED, RADIUS, 3)
+    assert record[0].filename == __file__
+    assert positional == certified_accuracy(Y_TRUE, Y_PRED, RADIUS, r=3)
+    with pytest.raises(TypeError, match="missing a required argument: 'r'"):
+        certified_accuracy(Y_TRUE, Y_PRED, RADIUS)
+    with pytest.raises(TypeError, match="got multiple values for argument 'r'"):
+        certified_accuracy(Y_TRUE, Y_PRED, RADIUS, 3, r=3)
+
+
+@pytest.fixture
+def routing():
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
+
+
+@pytest.mark.parametrize("r", [1, "median"])
+def test_scorer_gets_routed_sample_weight_in_cross_validation(routing, r):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    weights = np.where(y % 2 == 0, 5.0, 0.5)
+    clf = BoxNNClassifier(n_boxes=30, max_epochs=1, feature_range=(0, 1),
+                          random_state=0).set_fit_request(sample_weight=False)
+    cv = KFold(n_splits=2)
+    scorer = make_certified_scorer(r=r).set_score_request(sample_weight=True)
+    result = cross_validate(clf, X, y, scoring=scorer, cv=cv,
+                            params={"sample_weight": weights}, return_estimator=True)
+    unweighted = make_certified_scorer(r=r)
+    for (_, test), fitted, score in zip(cv.split(X), result["estimator"],
+                                        result["test_score"]):
+        assert score == scorer(fitted, X[test], y[test], sample_weight=weights[test])
+        expected = unweighted._score_func(
+            y[test], fitted.predict(X[test]), fitted.certify(X[test]),
+            sample_weight=weights[test], **unweighted._kwargs,
+        )
+        assert score == pytest.approx(expected)
+    # The weights matter: the unweighted scores differ on these folds.
+    plain = cross_validate(clf, X, y, scoring=unweighted, cv=cv)["test_score"]
+    assert not np.allclose(plain, result["test_score"])
+    # Without a request, scikit-learn refuses to pass the weights silently.
+    with pytest.raises(Exception, match="sample_weight"):
+        cross_validate(clf, X, y, scoring=unweighted, cv=cv,
+                       params={"sample_weight": weights})
+
+
+def test_scorer_in_a_dict_of_scorers():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    clf = BoxNNClassifier(n_boxes=30, max_epochs=1, feature_range=(0, 1),
+                          random_state=0)
+    scoring = {"accuracy": "accuracy", "at 1": make_certified_scorer(r=1),
+               "median": make_certified_scorer(r="median")}
+    result = cross_validate(clf, X, y, scoring=scoring, cv=2)
+    assert np.all(result["test_at 1"] <= result["test_accuracy"])
+    assert np.all(result["test_median"] >= -1)
 
 
 @pytest.mark.parametrize(
@@ -380,8 +479,9 @@ def test_scorer_invalid_parameters(kwargs, match):
     ],
 )
 def test_certified_accuracy_errors(args, kwargs, error, match):
+    *inputs, r = args
     with pytest.raises(error, match=match):
-        certified_accuracy(*args, **kwargs)
+        certified_accuracy(*inputs, r=r, **kwargs)
 
 
 def test_curve_and_median_errors():
@@ -394,7 +494,7 @@ def test_curve_and_median_errors():
 def test_huge_sample_weights_do_not_overflow():
     # 1e308 + 1e308 overflows to inf: the fraction used to be nan
     weights = [1e308, 1e308, 1e308]
-    assert certified_accuracy([0, 1, 1], [0, 1, 0], [1, 2, 3], 1,
+    assert certified_accuracy([0, 1, 1], [0, 1, 0], [1, 2, 3], r=1,
                               sample_weight=weights) == pytest.approx(2 / 3)
     radii, accuracies = certified_accuracy_curve(
         [0, 1, 1], [0, 1, 0], [1, 2, 3], sample_weight=weights
@@ -405,7 +505,7 @@ def test_huge_sample_weights_do_not_overflow():
         [0, 1], [0, 1], [1, 5], sample_weight=[1.7e308, 1e308]
     ) == 1
     # the weights keep their ratio exactly, tiny ones included
-    assert certified_accuracy([0, 1], [0, 1], [1, 0], 1,
+    assert certified_accuracy([0, 1], [0, 1], [1, 0], r=1,
                               sample_weight=[1e308, 1e308]) == 0.5
 
 

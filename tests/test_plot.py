@@ -5,6 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -87,12 +89,28 @@ def test_from_predictions():
     assert display.kind == "certified" and display.name == "toy"
     default = CertifiedAccuracyDisplay.from_predictions(Y_TRUE, Y_PRED, RADIUS)
     assert default.name == "Classifier"
-    empirical = CertifiedAccuracyDisplay.from_predictions(
-        Y_TRUE, Y_PRED, RADIUS, kind="empirical", name="toy"
+    attack = CertifiedAccuracyDisplay.from_predictions(
+        Y_TRUE, Y_PRED, RADIUS, kind="attack", name="toy"
     )
-    assert empirical.line_.get_linestyle() == "--"
-    assert empirical.line_.get_label() == "toy (attack, median radius 1)"
-    assert empirical.ax_.get_ylabel() == "robust accuracy under attack"
+    assert attack.line_.get_linestyle() == "--"
+    assert attack.line_.get_label() == "toy (attack, median radius 1)"
+    assert attack.ax_.get_ylabel() == "robust accuracy under attack"
+
+
+def test_kind_empirical_is_the_deprecated_name_of_attack():
+    match = "kind='empirical' of CertifiedAccuracyDisplay was renamed kind='attack'"
+    with pytest.warns(FutureWarning, match=match) as record:
+        display = CertifiedAccuracyDisplay.from_predictions(
+            Y_TRUE, Y_PRED, RADIUS, kind="empirical", name="toy"
+        )
+    assert len(record) == 1 and record[0].filename == __file__
+    assert display.kind == "attack" and display.line_.get_linestyle() == "--"
+    constructed = CertifiedAccuracyDisplay(
+        radii=[0, 1], certified_accuracy=[1, 0], kind="empirical"
+    )
+    with pytest.warns(FutureWarning, match=match) as record:
+        constructed.plot()
+    assert record[0].filename == __file__ and constructed.kind == "attack"
 
 
 def step_values(display, points):
@@ -141,12 +159,27 @@ def test_from_predictions_with_huge_radii(top):
 
 def test_from_attack_needs_a_box_model(digits_model):
     clf, X, y = digits_model
-    pipe = make_pipeline(MinMaxScaler(), clone(clf)).fit(X, y)
+    pipe = make_pipeline(MinMaxScaler(), DummyClassifier()).fit(X, y)
     with pytest.raises(
         TypeError, match=r"CertifiedAccuracyDisplay.from_attack needs a fitted "
-        r"nearest-box classifier.*Pipeline lacks"
+        r"nearest-box classifier.*DummyClassifier lacks"
     ):
         CertifiedAccuracyDisplay.from_attack(pipe, X, y)
+    unbounded = clone(clf).set_params(feature_range=None)
+    mixing = make_pipeline(PCA(n_components=8), unbounded).fit(X, y)
+    with pytest.raises(ValueError, match=r"from_attack cannot carry a certificate "
+                       r"through step 'pca' \(PCA\)"):
+        CertifiedAccuracyDisplay.from_attack(mixing, X, y)
+
+
+def test_from_attack_on_a_pipeline_of_raw_data(digits_model):
+    clf, X, y = digits_model
+    pipe = make_pipeline(MinMaxScaler(clip=True), clone(clf)).fit(16 * X, y)
+    on_raw = CertifiedAccuracyDisplay.from_attack(pipe, 16 * X, y, max_changes=3)
+    model, X_model = pipe[-1], pipe[:-1].transform(16 * X)
+    on_model = CertifiedAccuracyDisplay.from_attack(model, X_model, y, max_changes=3)
+    np.testing.assert_array_equal(on_raw.radii, on_model.radii)
+    np.testing.assert_allclose(on_raw.certified_accuracy, on_model.certified_accuracy)
 
 
 def test_from_estimator_and_pipeline(digits_model):
@@ -179,7 +212,7 @@ def test_several_curves_on_one_axes(digits_model):
     assert certified.figure_ is fig
     curves = [certified.line_, attacked.line_, other.line_]
     assert all(line in ax.get_lines() for line in curves)
-    assert attacked.line_.get_linestyle() == "--" and attacked.kind == "empirical"
+    assert attacked.line_.get_linestyle() == "--" and attacked.kind == "attack"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [line.get_label() for line in curves]
     assert ax.get_ylabel() == "certified / attacked accuracy"
@@ -206,13 +239,15 @@ def test_from_attack_radius_is_changes_minus_one(digits_model):
 
 
 def test_invalid_inputs():
-    match = "kind must be 'certified' or 'empirical', got 'attack'"
+    match = "kind must be 'certified' or 'attack', got 'empiric'"
     with pytest.raises(ValueError, match=match):
-        CertifiedAccuracyDisplay.from_predictions(Y_TRUE, Y_PRED, RADIUS, kind="attack")
+        CertifiedAccuracyDisplay.from_predictions(
+            Y_TRUE, Y_PRED, RADIUS, kind="empiric"
+        )
     bad_kind = CertifiedAccuracyDisplay(
         radii=[0, 1], certified_accuracy=[1, 0], kind="x"
     )
-    with pytest.raises(ValueError, match="'certified' or 'empirical', got 'x'"):
+    with pytest.raises(ValueError, match="'certified' or 'attack', got 'x'"):
         bad_kind.plot()
     mismatched = CertifiedAccuracyDisplay(radii=[0, 1, 2], certified_accuracy=[1, 0])
     with pytest.raises(ValueError, match="1D arrays of the same non-zero length"):

@@ -6,6 +6,7 @@ import torch
 from sklearn_boxnn._objective import Kernels, RelaxedDistance, relaxed_distances, soft_min
 from sklearn_boxnn._training import (
     Adam,
+    ConstantSchedule,
     CosineSchedule,
     EarlyStopping,
     TrainingSettings,
@@ -186,3 +187,66 @@ def test_compiled_fit_is_reproducible_in_a_new_process(tmp_path):
         pytest.skip("torch.compile unavailable here; the eager path is tested elsewhere")
     np.testing.assert_array_equal(runs[0]["lower"], runs[1]["lower"])
     np.testing.assert_array_equal(runs[0]["upper"], runs[1]["upper"])
+
+
+def _adam_steps(adam, params, grads):
+    for grad in grads:
+        adam.zero_grad()
+        for p, g in zip(params, grad):
+            p.grad = g.clone()
+        adam.step()
+
+
+def test_adam_state_round_trip_continues_bit_for_bit():
+    """What partial_fit keeps between calls: numpy arrays, then the same steps."""
+    import numpy as np
+
+    g = torch.Generator().manual_seed(0)
+    start = [torch.rand(4, 3, generator=g) for _ in range(2)]
+    grads = [[torch.randn(4, 3, generator=g) for _ in start] for _ in range(20)]
+    straight = [torch.nn.Parameter(p.clone()) for p in start]
+    adam = Adam(straight, lr=0.05)
+    _adam_steps(adam, straight, grads)
+
+    first = [torch.nn.Parameter(p.clone()) for p in start]
+    adam_a = Adam(first, lr=0.05)
+    _adam_steps(adam_a, first, grads[:10])
+    state = adam_a.state()
+    assert state["n_steps"] == 10
+    assert all(isinstance(a, np.ndarray) for a in state["exp_avg"] + state["exp_avg_sq"])
+    resumed = [torch.nn.Parameter(p.detach().clone()) for p in first]
+    adam_b = Adam(resumed, lr=0.05)
+    adam_b.load_state(state)
+    _adam_steps(adam_b, resumed, grads[10:])
+    for p, q in zip(straight, resumed):
+        assert torch.equal(p, q)
+
+
+def test_adam_load_state_refuses_other_shapes():
+    adam = Adam([torch.nn.Parameter(torch.zeros(2, 3))], lr=0.1)
+    other = Adam([torch.nn.Parameter(torch.zeros(5, 3))], lr=0.1).state()
+    with pytest.raises(ValueError, match=r"optimiser state holds exp_avg of shapes \[\(5, 3\)\]"):
+        adam.load_state(other)
+
+
+def test_constant_schedule_keeps_the_rate():
+    adam = Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.03)
+    schedule = ConstantSchedule(adam)
+    for _ in range(5):
+        schedule.step()
+    assert adam.lr == 0.03
+
+
+def test_delta_ramp_ends_at_delta_end_and_stays():
+    from sklearn_boxnn import BoxNNClassifier
+    from sklearn_boxnn._training import BoxTrainer
+
+    settings = TrainingSettings.from_params(
+        BoxNNClassifier(delta_start=1.0, delta_end=0.01).get_params()
+    )
+    trainer = BoxTrainer(settings, working_memory=64)
+    trainer.total_steps = 11
+    deltas = [trainer.delta(step) for step in range(30)]
+    assert deltas[0] == 1.0 and deltas[10] == 0.01
+    assert all(a > b for a, b in zip(deltas[:10], deltas[1:11]))
+    assert deltas[10:] == [0.01] * 20
