@@ -154,18 +154,18 @@ def where_time_goes(X, lower, upper):
     stats = pstats.Stats(profile).stats
     steps = {
         "locate samples among the corners": ("_positions", "_quantized_positions",
-                                             "searchsorted", "argsort (positions)"),
-        "build the tables": ("_feature_tables",),
+                                             "searchsorted", "rint"),
+        "build the tables": ("_feature_tables", "argsort", "_box_blocks"),
         "gather table rows": ("take",),
         "add rows (bit-sliced counters)": ("_add_pair", "_add_one", "add_counts_to",
                                            "_transpose_bytes"),
     }
-    total = sum(v[2] for v in stats.values())
+    total = sum(v[2] for v in stats.values())  # own time of every function
     out = {}
     for step, names in steps.items():
         out[step] = sum(
             v[2] for (_, _, name), v in stats.items()
-            if any(name == n or name.endswith(f"'{n}' of 'numpy.ndarray' objects}}")
+            if any(name == n or name == f"<method '{n}' of 'numpy.ndarray' objects>"
                    for n in names)
         ) / total
     out["other"] = max(0.0, 1.0 - sum(out.values()))
