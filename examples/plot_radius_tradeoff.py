@@ -71,6 +71,7 @@ for params in settings:
 # The value at ``r = 0`` is the clean accuracy; the curves show at which
 # radii each setting gains and loses.
 import matplotlib.pyplot as plt
+import numpy as np
 
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for res in results:

@@ -145,3 +145,29 @@ def test_architecture_page_maps_every_module():
     )
     unmapped = [m for m in modules if f"``{m}``" not in text]
     assert not unmapped, f"add these modules to docs/architecture.rst: {unmapped}"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_uses_no_undefined_name(path):
+    # A gallery script only runs in the full docs build; an undefined name
+    # (a missing import) would first show there.
+    pyflakes_api = pytest.importorskip("pyflakes.api")
+    from pyflakes.messages import UndefinedName
+
+    class Collect:
+        def __init__(self):
+            self.messages = []
+
+        def flake(self, message):
+            self.messages.append(message)
+
+        def unexpectedError(self, filename, msg):
+            self.messages.append(msg)
+
+        def syntaxError(self, filename, msg, lineno, offset, text):
+            self.messages.append(msg)
+
+    reporter = Collect()
+    pyflakes_api.check(path.read_text(encoding="utf-8"), str(path), reporter)
+    undefined = [str(m) for m in reporter.messages if isinstance(m, UndefinedName)]
+    assert not undefined, undefined
