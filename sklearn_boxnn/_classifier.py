@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from ._certify import certified_radius, margin_radius
 from ._distances import class_distances_chunked
 from ._validation import (
+    _BOX_ATTRIBUTES,
     check_feature_range,
     check_label_types,
     check_not_masked,
@@ -365,7 +366,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             classes, y_index, weight, "so no box can start there; give them a positive "
             "weight or drop them from y."
         )
-        BoxTrainer, TrainingSettings = _import_trainer(self.device, "fit")
+        trainer = _new_trainer(self, "fit")
         random_state = check_random_state(self.random_state)
 
         X32 = X.astype(np.float32, copy=False)
@@ -382,10 +383,6 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
             lower, upper, box_class = self._initial_boxes(
                 X32, y_index, weight, classes, corner_bounds, random_state
             )
-        trainer = BoxTrainer(
-            TrainingSettings.from_params(self.get_params()),
-            working_memory=get_config()["working_memory"],
-        )
         result = trainer.fit(
             X32,
             y_index,
@@ -488,7 +485,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 "which starts the boxes of every class; put samples of every class "
                 "in the first batch (shuffle the data), or call fit first."
             )
-        BoxTrainer, TrainingSettings = _import_trainer(self.device, "partial_fit")
+        trainer = _new_trainer(self, "partial_fit")
         random_state = check_random_state(self.random_state)
         X32 = X.astype(np.float32, copy=False)
         data_range = self._training_range(X32, weight, continued=not first)
@@ -503,10 +500,6 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         # Another minibatch order in every pass, even with an int random_state.
         base_seed = int(random_state.randint(np.iinfo(np.int32).max))
         seed = np.random.SeedSequence([base_seed, passes_done]).generate_state(1)[0]
-        trainer = BoxTrainer(
-            TrainingSettings.from_params(self.get_params()),
-            working_memory=get_config()["working_memory"],
-        )
         result = trainer.partial_fit(
             X32, y_index, *boxes, n_classes=classes.size, corner_bounds=corner_bounds,
             seed=int(seed), sample_weight=weight, optimizer_state=self._optimizer_state(),
@@ -516,12 +509,17 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
 
     # -- validation of training data -----------------------------------------
 
-    def _validate_new_data(self, X, y):
-        """X, y, the sorted classes and the class index of every sample (a new fit)."""
+    def _validate_training_data(self, X, y, *, reset):
+        """``X`` and ``y`` checked as every training method checks them."""
         check_not_masked(X)
         check_label_types(y)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         check_classification_targets(y)
+        return X, y
+
+    def _validate_new_data(self, X, y):
+        """X, y, the sorted classes and the class index of every sample (a new fit)."""
+        X, y = self._validate_training_data(X, y, reset=True)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
@@ -533,12 +531,8 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_more_data(self, X, y, what, fix):
         """X and y for training that continues the fitted boxes (same features)."""
-        check_not_masked(X)
-        check_label_types(y)
         try:
-            X, y = validate_data(
-                self, X, y, reset=False, dtype=[np.float64, np.float32]
-            )
+            X, y = self._validate_training_data(X, y, reset=False)
         except ValueError as exc:
             n_features = _n_features_or_none(X)
             if n_features is None or n_features == self.n_features_in_:
@@ -548,7 +542,6 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.n_features_in_} coordinates; pass data with the features "
                 f"it was fitted on, or {fix}."
             ) from exc
-        check_classification_targets(y)
         return X, y
 
     def _validate_batch(self, X, y, classes, first):
@@ -569,10 +562,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
                     "a certificate compares the nearest box with the nearest box of "
                     "another class."
                 )
-            check_not_masked(X)
-            check_label_types(y)
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-            check_classification_targets(y)
+            X, y = self._validate_training_data(X, y, reset=True)
         else:
             X, y = self._validate_more_data(
                 X, y, "partial_fit", "call fit (or partial_fit on a new estimator)"
@@ -1129,10 +1119,7 @@ def _atomically(estimator, method, *args):
 
 def _has_boxes(estimator):
     """Whether the estimator holds fitted boxes that training can continue."""
-    return all(
-        hasattr(estimator, name)
-        for name in ("classes_", "lower_", "upper_", "box_labels_")
-    )
+    return all(hasattr(estimator, name) for name in _BOX_ATTRIBUTES)
 
 
 def _n_features_or_none(X):
@@ -1142,8 +1129,8 @@ def _n_features_or_none(X):
         return None
 
 
-def _import_trainer(device, method):
-    """The trainer's classes, after checking that ``device`` can train.
+def _new_trainer(estimator, method):
+    """A trainer with the estimator's settings, after checking that its device can train.
 
     Imported here so that predicting with, pickling or unpickling a model
     never imports torch.
@@ -1156,8 +1143,11 @@ def _import_trainer(device, method):
             f"({exc}). Install it, e.g. pip install torch (on a CPU-only "
             "machine, the CPU wheel); predict and certify do not need it."
         ) from exc
-    resolve_device(device)  # fail fast on an unusable device
-    return BoxTrainer, TrainingSettings
+    resolve_device(estimator.device)  # fail fast on an unusable device
+    return BoxTrainer(
+        TrainingSettings.from_params(estimator.get_params()),
+        working_memory=get_config()["working_memory"],
+    )
 
 
 def _check_every_class_weighted(classes, y_index, weight, consequence):

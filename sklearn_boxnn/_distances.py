@@ -33,6 +33,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from ._chunking import chunk_slices
 from ._tuning import get_tuning
+from ._validation import check_not_masked
 
 __all__ = ["l0_distances"]
 
@@ -55,14 +56,7 @@ def _check_boxes(X, lower, upper):
                 f"{name} is a scipy sparse {type(arr).__name__}, but l0 distances "
                 f"need dense arrays; convert it with {name}.toarray() first."
             )
-        # np.asarray drops the mask, and the masked entries would be compared
-        # with whatever values they happen to hold.
-        if np.ma.isMaskedArray(arr) and np.ma.is_masked(arr):
-            raise ValueError(
-                f"{name} is a masked array with {int(np.ma.count_masked(arr))} "
-                "masked values, which have no value to compare; fill them "
-                f"({name}.filled(value)) or drop them first."
-            )
+        check_not_masked(arr, name=name)
     X, lower, upper = (np.asarray(arr) for arr in arrays.values())
     if X.ndim != 2:
         raise ValueError(

@@ -365,12 +365,7 @@ class BoxTrainer:
         history = []
         start_time = time.perf_counter()
         for epoch in range(1, s.max_epochs + 1):
-            epoch_start = time.perf_counter()
-            record = {"epoch": epoch, **self.run_epoch()}
-            self.check_finite(record)
-            lower_np, upper_np = self.corners()
-            record.update(self.evaluate(lower_np, upper_np))
-            record["epoch_time"] = time.perf_counter() - epoch_start
+            record, lower_np, upper_np = self.evaluated_epoch(epoch)
             record["elapsed_time"] = time.perf_counter() - start_time
             history.append(record)
             stop = self.stopping.update(record, lower_np, upper_np)
@@ -409,12 +404,8 @@ class BoxTrainer:
         self.schedule = ConstantSchedule(self.optimizer)
         self.step_count = passes_done * self.n_batches
         initial_accuracy = self.monitored_accuracy()
-        start_time = time.perf_counter()
-        record = {"epoch": passes_done + 1, **self.run_epoch()}
-        self.check_finite(record)
-        lower_np, upper_np = self.corners()
-        record.update(self.evaluate(lower_np, upper_np))
-        record["epoch_time"] = record["elapsed_time"] = time.perf_counter() - start_time
+        record, lower_np, upper_np = self.evaluated_epoch(passes_done + 1)
+        record["elapsed_time"] = record["epoch_time"]
         if s.verbose:
             self.sink(
                 f"partial_fit pass {record['epoch']:>3}  loss {record['loss']:9.4f}  "
@@ -425,6 +416,16 @@ class BoxTrainer:
         return TrainingResult(
             lower_np, upper_np, [record], 1, optimizer_state=self.optimizer.state()
         )
+
+    def evaluated_epoch(self, epoch):
+        """One pass, checked finite and evaluated: ``(record, lower, upper)``."""
+        start = time.perf_counter()
+        record = {"epoch": epoch, **self.run_epoch()}
+        self.check_finite(record)
+        lower, upper = self.corners()
+        record.update(self.evaluate(lower, upper))
+        record["epoch_time"] = time.perf_counter() - start
+        return record, lower, upper
 
     def set_weights(self, sample_weight):
         """The per-sample weights of the objective (float32 of mean 1, or None)."""

@@ -489,7 +489,7 @@ def test_sparse_input_says_to_call_toarray(where, kind):
 
 def test_masked_values_are_rejected():
     X = np.ma.masked_array(np.zeros((3, 2)), mask=[[0, 1], [0, 0], [0, 0]])
-    with pytest.raises(ValueError, match="X is a masked array with 1 masked values"):
+    with pytest.raises(ValueError, match="X is a masked array with 1 masked entries"):
         l0_distances(X, np.zeros((1, 2)), np.ones((1, 2)))
     # Nothing masked: nothing lost.
     np.testing.assert_array_equal(
