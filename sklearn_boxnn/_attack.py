@@ -18,7 +18,6 @@ reads: the boxes and the values the attacker may write.
 
 import numbers
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,13 +25,17 @@ from sklearn.utils import Bunch, check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import validate_data
 
-from ._chunking import chunk_slices
-from ._distances import class_distances, l0_distances, nearest_inside_and_outside
+from ._distances import (
+    class_distances,
+    l0_distances_chunked,
+    nearest_inside_and_outside,
+)
 from ._pipeline import frame_like, split_pipeline
 from ._validation import (
-    FeatureRangeWarning,
     check_feature_range,
     check_not_masked,
+    feature_range_already_checked,
+    unnamed_columns_allowed,
     warn_outside_feature_range,
 )
 
@@ -58,18 +61,22 @@ def _escape_values(lower, upper, X, bounds):
     and every sample, which lies outside every box that is bounded on that
     side; an infinite corner cannot be escaped anyway.
     """
+    bound_low, bound_high = (np.asarray(b, dtype=np.float64) for b in bounds)
+    if np.isfinite(bound_low).all() and np.isfinite(bound_high).all():
+        return bound_low, bound_high  # nothing to escape to (the usual domain)
     escape_low, escape_high = _beyond_every_value(lower, upper, X)
-    bound_low, bound_high = bounds
     return (np.where(np.isfinite(bound_low), bound_low, escape_low),
             np.where(np.isfinite(bound_high), bound_high, escape_high))
 
 
 def _beyond_every_value(lower, upper, X):
     """Per coordinate, values below and above every finite corner and sample."""
-    values = np.vstack([lower, upper, X])
-    finite = np.isfinite(values)
-    low = np.where(finite, values, np.inf).min(axis=0)
-    high = np.where(finite, values, -np.inf).max(axis=0)
+    low = np.full(X.shape[1], np.inf)
+    high = np.full(X.shape[1], -np.inf)
+    for values in (lower, upper, X):  # one array at a time: no stacked copy
+        finite = np.isfinite(values)
+        np.minimum(low, np.where(finite, values, np.inf).min(axis=0), out=low)
+        np.maximum(high, np.where(finite, values, -np.inf).max(axis=0), out=high)
     low = np.where(np.isfinite(low), low, 0.0)
     high = np.where(np.isfinite(high), high, 0.0)
     # One step out, or the next float where 1 is lost in rounding; a result
@@ -470,11 +477,13 @@ def _attack_chunks(X, model, max_changes, n_targets, progress):
     # nearest own boxes (float64), booleans and float32 of the same shape, and
     # a few integer rows of distances to all boxes.
     row_bytes = 30 * n_own * n_features + 40 * model.n_boxes
-    for rows in chunk_slices(n_samples, row_bytes):
-        D0 = l0_distances(X[rows], model.lower, model.upper)
-        X_adv[rows], n_changed[rows], n_changed_tie[rows] = _attack_rows(
-            X[rows], D0, model, max_changes, n_targets, progress
-        )
+
+    def attack(D0, rows):
+        return rows, _attack_rows(X[rows], D0, model, max_changes, n_targets, progress)
+
+    chunks = l0_distances_chunked(X, model.lower, model.upper, attack, row_bytes=row_bytes)
+    for rows, (x_adv, changed, changed_tie) in chunks:
+        X_adv[rows], n_changed[rows], n_changed_tie[rows] = x_adv, changed, changed_tie
         progress.tick(done=rows.stop)
     return X_adv, n_changed, n_changed_tie
 
@@ -486,11 +495,9 @@ def _confirm(estimator, X, X_adv, n_changed, n_changed_tie, bounds):
     domain ``bounds`` (per coordinate): both hold by construction, and this
     is where that is checked.
     """
-    with warnings.catch_warnings():
-        # X was validated (feature names included) and compared with
-        # feature_range by sparse_attack; X_adv is a plain array.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        warnings.filterwarnings("ignore", category=FeatureRangeWarning)
+    # X was validated (feature names included) and compared with
+    # feature_range by sparse_attack; X_adv is a plain array.
+    with unnamed_columns_allowed(), feature_range_already_checked():
         y_pred = estimator.predict(X)
         y_pred_adv = estimator.predict(X_adv)
     changed = X_adv != X
@@ -539,8 +546,7 @@ def _write_back(pipeline, X_in, X, result, attack_model, bounds):
     X_raw = check_array(X_in, dtype=np.float64)
     changed = result.X_adv != X
     X_adv = pipeline.to_raw(X_raw, result.X_adv, changed, X_in, accept=accept)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FeatureRangeWarning)
+    with feature_range_already_checked():
         y_pred_adv = np.asarray(pipeline.estimator.predict(frame_like(X_in, X_adv)))
     success = result.success & (y_pred_adv != result.y_pred)
     X_adv[~success] = X_raw[~success]
@@ -574,8 +580,10 @@ def _finish(result, X_in, feature_range):
 
 
 def _validate_samples(estimator, X):
-    """``X`` as a float64 array, validated as the estimator's own predict does."""
-    check_not_masked(X)
+    """``X`` as a float64 array, validated as the estimator's own predict does.
+
+    Masked input was refused already, before the Pipeline's steps.
+    """
     # check_boxnn (check_is_fitted) has required scikit-learn tags, which
     # validate_data reads; it also checks the features and their names.
     X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])

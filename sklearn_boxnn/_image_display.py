@@ -26,7 +26,6 @@ without it.
 
 import numbers
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
@@ -35,9 +34,9 @@ from sklearn.utils.validation import validate_data
 from ._pipeline import split_pipeline
 from ._validation import (
     DEPRECATED,
-    FeatureRangeWarning,
     check_feature_range,
     check_not_masked,
+    feature_range_already_checked,
     renamed,
     warn_outside_feature_range,
 )
@@ -111,25 +110,12 @@ def value_range_argument(value_range, feature_range, *, what, stacklevel=4):
                    stacklevel=stacklevel)
 
 
-@contextmanager
-def _range_already_checked():
-    """Silence :class:`FeatureRangeWarning` from the estimator's own methods.
-
-    A Display checks its samples against the domain once and warns under its
-    own name; the ``predict`` and ``certify`` calls it makes on the same
-    samples would only repeat that warning under theirs.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FeatureRangeWarning)
-        yield
-
-
 def _predict_and_certify(estimator, X, method):
     """``estimator.predict(X)`` and the certified radii of those predictions.
 
     ``method=None`` leaves the certification method to the estimator's default.
     """
-    with _range_already_checked():
+    with feature_range_already_checked():
         y_pred = estimator.predict(X)
         if method is None:
             return y_pred, estimator.certify(X)

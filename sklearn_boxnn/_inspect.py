@@ -34,10 +34,10 @@ from ._image_display import (
     _imshow_kw,
     _mark_pixels,
     _predict_and_certify,
-    _range_already_checked,
     _scaled_gray,
     value_range_argument,
 )
+from ._validation import feature_range_already_checked
 
 __all__ = ["AdversarialExampleDisplay", "BoxImagesDisplay", "NearestBoxDisplay"]
 
@@ -755,7 +755,7 @@ class AdversarialExampleDisplay(_ImageDisplay):
         )
         # As given, for the estimator to check DataFrame column names itself.
         y_pred, radius = _predict_and_certify(estimator, X_model, method)
-        with _range_already_checked():
+        with feature_range_already_checked():
             y_pred_adv = estimator.predict(X_adv_model)
         display = cls(
             X=X_checked,

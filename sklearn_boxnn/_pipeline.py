@@ -29,8 +29,6 @@ Everything else is refused with the reason a certificate would not carry
 over (:func:`_refusal`).
 """
 
-import warnings
-from contextlib import contextmanager
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -42,7 +40,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_boxnn
+from ._validation import check_boxnn, unnamed_columns_allowed
 
 __all__ = ["CoordinatePipeline", "frame_like", "split_pipeline"]
 
@@ -187,21 +185,10 @@ def frame_like(template, values, *, index=True):
     return type(template)(values, columns=template.columns)
 
 
-@contextmanager
-def _unnamed_columns_allowed():
-    """Silence the warning that a step fitted on named columns gets an array.
-
-    The probes of the interval ends and the inverse maps are plain arrays.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        yield
-
-
 def _apply(step, method, X, template=None):
     """``step.<method>(X)`` as floats; ``X`` given the columns of ``template``."""
     X_in = X if template is None else frame_like(template, X, index=False)
-    with _unnamed_columns_allowed():
+    with unnamed_columns_allowed():
         return np.asarray(getattr(step, method)(X_in), dtype=np.float64)
 
 
@@ -377,7 +364,7 @@ class CoordinatePipeline:
     def transform(self, X_raw, template):
         """The raw float64 array ``X_raw`` through the steps, as a float64 array."""
         X = frame_like(template, X_raw)
-        with _unnamed_columns_allowed():
+        with unnamed_columns_allowed():
             for _, step in self.steps:
                 X = step.transform(X)
         return np.asarray(X, dtype=np.float64)

@@ -9,6 +9,7 @@ import functools
 import inspect
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -263,3 +264,28 @@ def deprecate_positional(n_positional):
         return wrapper
 
     return decorator
+
+
+@contextmanager
+def feature_range_already_checked():
+    """Silence :class:`FeatureRangeWarning` from the estimator's own methods.
+
+    A tool that checked its samples against the domain and warned under its
+    own name (a Display, the attack) calls ``predict`` and ``certify`` on the
+    same samples, which would only repeat the warning under theirs.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeatureRangeWarning)
+        yield
+
+
+@contextmanager
+def unnamed_columns_allowed():
+    """Silence the warning that an estimator fitted on named columns gets an array.
+
+    For arrays the package builds itself (adversarial examples, probes) from
+    samples whose feature names were already checked.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
