@@ -17,7 +17,6 @@ reads: the boxes and the values the attacker may write.
 """
 
 import numbers
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +30,7 @@ from ._distances import (
     nearest_inside_and_outside,
 )
 from ._pipeline import frame_like, split_pipeline
+from ._progress import SampleProgress
 from ._validation import (
     check_feature_range,
     check_not_masked,
@@ -48,8 +48,6 @@ _N_OWN_BOXES = 16
 # boxes are chosen, and then weigh nothing (padding when a class has fewer
 # than _N_OWN_BOXES boxes).
 _FAR = np.iinfo(np.int32).max // 4
-# Seconds between two progress lines when verbose.
-_PROGRESS_INTERVAL = 2.0
 
 
 def _escape_values(lower, upper, X, bounds):
@@ -398,7 +396,7 @@ def _greedy(X0, D0, own, target, delta, budget, model, progress):
     walk = _Walk(model, X0, D0, own, target, delta, budget)
     active = np.flatnonzero(budget > 0)
     while active.size:
-        progress.tick()
+        progress.update()
         moved = walk.step(active)
         active = walk.record(active[moved])
     walk.restore_unneeded()
@@ -484,7 +482,7 @@ def _attack_chunks(X, model, max_changes, n_targets, progress):
     chunks = l0_distances_chunked(X, model.lower, model.upper, attack, row_bytes=row_bytes)
     for rows, (x_adv, changed, changed_tie) in chunks:
         X_adv[rows], n_changed[rows], n_changed_tie[rows] = x_adv, changed, changed_tie
-        progress.tick(done=rows.stop)
+        progress.chunk_done(rows.stop - rows.start)
     return X_adv, n_changed, n_changed_tie
 
 
@@ -589,42 +587,6 @@ def _validate_samples(estimator, X):
     X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
     # Exact for float32 input; X_adv holds float64 box corners.
     return X.astype(np.float64, copy=False)
-
-
-class _Progress:
-    """Progress lines when ``verbose``: samples done and time elapsed.
-
-    :meth:`tick` is called after every greedy step and every chunk, and
-    prints at most one line every ``_PROGRESS_INTERVAL`` seconds.
-    """
-
-    def __init__(self, verbose, n_samples):
-        self.verbose = verbose
-        self.n_samples = n_samples
-        self.done = 0
-        self.start = self.last = time.perf_counter()
-
-    def tick(self, done=None):
-        """Note ``done`` samples finished, if given; print when a line is due."""
-        if not self.verbose:
-            return
-        if done is not None:
-            self.done = done
-        now = time.perf_counter()
-        if now - self.last >= _PROGRESS_INTERVAL:
-            self.last = now
-            self._print(f"{self.done}/{self.n_samples} samples done, "
-                        f"{now - self.start:.1f} s elapsed")
-
-    def finish(self, success):
-        if self.verbose:
-            elapsed = time.perf_counter() - self.start
-            self._print(f"{self.n_samples}/{self.n_samples} samples done in "
-                        f"{elapsed:.1f} s; {int(success.sum())} attacks succeeded")
-
-    @staticmethod
-    def _print(message):
-        print(f"[sparse_attack] {message}", flush=True)
 
 
 @validate_params(
@@ -776,12 +738,12 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
     attack_model = _AttackModel.from_estimator(model, X, bounds)
     n_features = X.shape[1]
     max_changes = n_features if max_changes is None else min(max_changes, n_features)
-    progress = _Progress(verbose, X.shape[0])
+    progress = SampleProgress(verbose, X.shape[0], "[sparse_attack]", estimate=False)
     X_adv, n_changed, n_changed_tie = _attack_chunks(
         X, attack_model, max_changes, n_targets, progress
     )
     result = _confirm(model, X, X_adv, n_changed, n_changed_tie, bounds)
     if pipeline.steps:
         result = _write_back(pipeline, X_in, X, result, attack_model, bounds)
-    progress.finish(result.success)
+    progress.finish(f"; {int(result.success.sum())} attacks succeeded")
     return _finish(result, X_in, pipeline.raw_domain(bounds))

@@ -50,6 +50,7 @@ from ._distances import (
     l0_distances_chunked,
     nearest_inside_and_outside,
 )
+from ._progress import SampleProgress
 from ._validation import check_feature_range
 
 __all__ = ["certified_radius", "margin_radius"]
@@ -65,8 +66,6 @@ _N_ITER = 10
 _MARGIN, _PAIRWISE, _LAGRANGIAN, _EXACT = 0, 1, 2, 3
 # Reduction given to cells that hold no real value: below any real one.
 _NO_CELL = -100
-# Seconds between two progress lines when verbose (read at every update).
-_PROGRESS_INTERVAL = 2.0
 
 
 def margin_radius(C, n_features=None):
@@ -565,67 +564,6 @@ def _attack_geometry(X, lower, upper, feature_range):
 # ---------------------------------------------------------------------------
 
 
-def _print_now(line):
-    print(line, flush=True)
-
-
-class _Progress:
-    """Progress lines of :func:`certified_radius` when ``verbose``.
-
-    The search calls :meth:`update` often (every round, batch and integer
-    program); a line (samples done, time elapsed, an estimate of the time
-    left) is written at most every ``_PROGRESS_INTERVAL`` seconds, and
-    :meth:`finish` writes a last one. Samples are counted across chunks:
-    :meth:`chunk_done` adds a finished chunk. The estimate assumes the
-    samples left take as long as those done; the best-first search finishes
-    easy samples first, so it tends to be low.
-    """
-
-    def __init__(self, verbose, n_samples, method, sink=_print_now):
-        self.verbose, self.n_samples, self.sink = verbose, n_samples, sink
-        self.prefix = f"[certified_radius] method={method!r}:"
-        self.before = 0  # samples of the chunks finished
-        self.start = self.last = time.perf_counter()
-
-    def update(self, done_in_chunk=0):
-        """Write a line if one is due.
-
-        ``done_in_chunk`` is the number of samples done in the current chunk,
-        or a function that counts them, called only when a line is due.
-        """
-        if not self.verbose:
-            return
-        now = time.perf_counter()
-        if now - self.last < _PROGRESS_INTERVAL:
-            return
-        self.last = now
-        if callable(done_in_chunk):
-            done_in_chunk = done_in_chunk()
-        done, elapsed = self.before + done_in_chunk, now - self.start
-        if done:
-            left = f"about {elapsed * (self.n_samples - done) / done:.1f} s left"
-        else:
-            left = "time left not known yet"
-        self.sink(
-            f"{self.prefix} {done}/{self.n_samples} samples done, "
-            f"{elapsed:.1f} s elapsed, {left}"
-        )
-
-    def chunk_done(self, n_rows):
-        self.before += n_rows
-        self.update()
-
-    def finish(self, n_unproven=0):
-        if not self.verbose:
-            return
-        elapsed = time.perf_counter() - self.start
-        ran_out = f"; {n_unproven} ran out of time_limit" if n_unproven else ""
-        self.sink(
-            f"{self.prefix} {self.n_samples}/{self.n_samples} samples done in "
-            f"{elapsed:.1f} s{ran_out}"
-        )
-
-
 # ---------------------------------------------------------------------------
 # Best-first search over the boxes of other labels
 # ---------------------------------------------------------------------------
@@ -703,7 +641,7 @@ class _Search:
     def run(self, final, time_limit=None, progress=None):
         """Radius of every sample; ``out_of_time`` marks where 'exact' gave up.
 
-        ``progress`` (a :class:`_Progress`) may ask how many samples are
+        ``progress`` (a :class:`~sklearn_boxnn._progress.SampleProgress`) may ask how many samples are
         settled after every round, every batch and every integer program.
         """
         n_samples, n_features = self.X.shape
@@ -715,7 +653,9 @@ class _Search:
         self.spent = np.zeros(n_samples)
         self.time_limit = time_limit
         self.active = np.ones(n_samples, dtype=bool)
-        self.progress = _Progress(0, n_samples, "") if progress is None else progress
+        self.progress = (
+            SampleProgress(0, n_samples, "") if progress is None else progress
+        )
         while self.active.any():
             act = np.flatnonzero(self.active)
             done, level, at_level = self._settled(act)
@@ -913,7 +853,7 @@ def _searched_radii(
     )
     radius = np.concatenate([r for r, _ in results])
     n_unproven = sum(n for _, n in results)
-    progress.finish(n_unproven)
+    progress.finish(f"; {n_unproven} ran out of time_limit" if n_unproven else "")
     if n_unproven:
         warnings.warn(
             f"method='exact' reached time_limit={time_limit} s on {n_unproven} of "
@@ -1122,7 +1062,9 @@ def certified_radius(
     X, lower, upper, box_class, n_classes, feature_range = _prepare(
         X, lower, upper, box_labels, feature_range
     )
-    progress = _Progress(verbose, X.shape[0], method)
+    progress = SampleProgress(
+        verbose, X.shape[0], f"[certified_radius] method={method!r}:"
+    )
     geometry = None
     if method != "margin" and X.shape[0] and X.shape[1]:
         geometry = _attack_geometry(X, lower, upper, feature_range)

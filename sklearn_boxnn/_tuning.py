@@ -42,6 +42,9 @@ class Tuning:
     min_table_rows: float = 64
     # Features compared at once where every box agrees.
     constant_block: int = 64
+    # Seconds between two progress lines of the certificates' search and the
+    # attack when verbose (_progress.py).
+    progress_interval: float = 2.0
 
 
 _current = Tuning()

@@ -25,9 +25,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_boxnn._certify as certify_module
+import sklearn_boxnn._progress as progress_module
 from sklearn_boxnn import certified_radius
 from sklearn_boxnn._certify import _cells, _pair_reduction, margin_radius
 from sklearn_boxnn._distances import class_distances, l0_distances
+from sklearn_boxnn._progress import SampleProgress
+from sklearn_boxnn._tuning import tuning
 
 METHODS = ("margin", "pairwise", "lagrangian", "exact")
 
@@ -661,14 +664,14 @@ def progress_lines(output, method, n_samples):
 
 @pytest.mark.filterwarnings("ignore:Could not adhere to working_memory")
 @pytest.mark.parametrize("method", ["pairwise", "lagrangian", "exact"])
-def test_verbose_prints_the_progress_of_the_search(monkeypatch, capsys, method):
+def test_verbose_prints_the_progress_of_the_search(capsys, method):
     X, lower, upper, labels = random_model(5)
     kwargs = dict(method=method, feature_range=(0, 1))
     expected = certified_radius(X, lower, upper, labels, **kwargs)
     assert capsys.readouterr().out == ""  # verbose=0 is silent
     # A line at every update.
-    monkeypatch.setattr(certify_module, "_PROGRESS_INTERVAL", 0.0)
-    got = certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
+    with tuning(progress_interval=0.0):
+        got = certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
     np.testing.assert_array_equal(got, expected)
     # One chunk: the search itself reports the samples it has finished
     # ('pairwise' settles them all in its second round).
@@ -676,17 +679,17 @@ def test_verbose_prints_the_progress_of_the_search(monkeypatch, capsys, method):
     assert done[-1] == 40 and len(done) >= 2
     assert any(0 < d < 40 for d in done) or method == "pairwise"
     # Chunks of a few samples: the count goes on across them.
-    with config_context(working_memory=0.01):
+    with config_context(working_memory=0.01), tuning(progress_interval=0.0):
         got = certified_radius(X, lower, upper, labels, verbose=1, **kwargs)
     np.testing.assert_array_equal(got, expected)
     done = progress_lines(capsys.readouterr().out, method, 40)
     assert len(set(done)) > 4 and done[-1] == 40
 
 
-def test_verbose_prints_at_most_one_line_per_interval(monkeypatch, capsys):
+def test_verbose_prints_at_most_one_line_per_interval(capsys):
     X, lower, upper, labels = random_model(5)
-    monkeypatch.setattr(certify_module, "_PROGRESS_INTERVAL", 1e9)
-    certified_radius(X, lower, upper, labels, method="exact", verbose=True)
+    with tuning(progress_interval=1e9):
+        certified_radius(X, lower, upper, labels, method="exact", verbose=True)
     (line,) = capsys.readouterr().out.splitlines()
     assert LAST_LINE.fullmatch(line).groups() == ("exact", "40", "40")
 
@@ -733,9 +736,10 @@ def test_progress_lines_and_estimate(monkeypatch):
     # A clock the test moves by hand: no real time is measured.
     now = [100.0]
     fake_time = types.SimpleNamespace(perf_counter=lambda: now[0])
-    monkeypatch.setattr(certify_module, "time", fake_time)
+    monkeypatch.setattr(progress_module, "time", fake_time)
     lines = []
-    progress = certify_module._Progress(1, 100, "exact", sink=lines.append)
+    prefix = "[certified_radius] method='exact':"
+    progress = SampleProgress(1, 100, prefix, sink=lines.append)
     now[0] = 101.0
     progress.update(10)  # within the 2 s interval: no line
     now[0] = 102.5
@@ -749,15 +753,15 @@ def test_progress_lines_and_estimate(monkeypatch):
     now[0] = 116.0
     progress.update(lambda: pytest.fail("counted too soon"))  # no line due
     now[0] = 120.0
-    progress.finish(3)
-    prefix = "[certified_radius] method='exact': "
+    progress.finish("; 3 ran out of time_limit")
+    prefix += " "
     assert lines == [
         prefix + "0/100 samples done, 2.5 s elapsed, time left not known yet",
         prefix + "25/100 samples done, 10.0 s elapsed, about 30.0 s left",
         prefix + "50/100 samples done, 15.0 s elapsed, about 15.0 s left",
         prefix + "100/100 samples done in 20.0 s; 3 ran out of time_limit",
     ]
-    silent = certify_module._Progress(0, 100, "exact", sink=lines.append)
+    silent = SampleProgress(0, 100, prefix, sink=lines.append)
     now[0] = 200.0
     silent.update(lambda: pytest.fail("counted while silent"))
     silent.finish()
