@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from joblib import parallel_backend
 from scipy.stats import binomtest
-from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.tree import DecisionTreeClassifier
@@ -87,12 +86,6 @@ def test_public_names():
     for name in ("FeaturePartitionClassifier", "RandomizedAblationClassifier"):
         if hasattr(sklearn_boxnn, name):
             assert getattr(sklearn_boxnn, name) is getattr(sklearn_boxnn.peers, name)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
 
 
 # --------------------------------------------------------------------------
@@ -530,3 +523,21 @@ def test_third_party_attack_never_succeeds_within_the_certificate(digits):
     n_changed = (adversarial != X).sum(axis=1)
     assert flipped.any()
     assert (n_changed[flipped] > radius[flipped]).all()
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [FeaturePartitionClassifier(n_partitions=4),
+     RandomizedAblationClassifier(keep=8, n_samples=20, n_samples_select=10)],
+    ids=["fpa", "ra"],
+)
+def test_peers_refuse_mixed_labels_and_masked_samples(peer, digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:60], y_train[:60]
+    mixed = [1 if label < 5 else "a" for label in y]
+    with pytest.raises(ValueError, match=r"y mixes labels of different kinds"):
+        peer.fit(X, mixed)
+    masked = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
+    masked.mask[0, 0] = True
+    with pytest.raises(ValueError, match="X is a masked array with 1 masked entries"):
+        peer.fit(masked, y)

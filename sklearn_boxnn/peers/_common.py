@@ -5,7 +5,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 
-from .._validation import check_label_types
+from .._validation import check_label_types, check_not_masked
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -27,13 +27,23 @@ def seed_members(estimator, rng):
     return estimator
 
 
+def check_raw_inputs(X, y):
+    """The checks that must see ``X`` and ``y`` before ``validate_data`` converts them.
+
+    Converting ``[1, 'a']`` to an array makes strings of every label, and
+    converting a masked array drops its mask, so afterwards neither problem
+    can be seen.
+    """
+    check_not_masked(X)
+    check_label_types(y)
+
+
 def encode_labels(y):
     """Check classification targets; return ``(classes, codes)``.
 
     ``codes`` index ``classes`` and are what the members are trained on, so
     their predictions are vote indices.
     """
-    check_label_types(y)
     check_classification_targets(y)
     encoder = LabelEncoder()
     codes = encoder.fit_transform(y)

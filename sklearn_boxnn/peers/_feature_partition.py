@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 from ._common import (
     check_weight_support,
     count_votes,
+    check_raw_inputs,
     encode_labels,
     plurality,
     seed_members,
@@ -292,6 +293,7 @@ class FeaturePartitionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstima
         self : object
             Fitted estimator.
         """
+        check_raw_inputs(X, y)
         X, y = self._validate_X(X, reset=True, y=y)
         classes, codes = encode_labels(y)
         n_features = X.shape[1]

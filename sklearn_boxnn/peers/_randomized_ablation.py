@@ -34,6 +34,7 @@ from sklearn.utils.validation import (
 from ._common import (
     check_weight_support,
     count_votes,
+    check_raw_inputs,
     encode_labels,
     plurality,
     seed_members,
@@ -431,6 +432,7 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
         self : object
             Fitted estimator.
         """
+        check_raw_inputs(X, y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_, codes = encode_labels(y)
         self.keep_ = self._resolve_keep(X.shape[1])
