@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import validate_data
 
+from ._metrics import certify_model
 from ._pipeline import split_pipeline
 from ._validation import (
     DEPRECATED,
@@ -116,10 +117,7 @@ def _predict_and_certify(estimator, X, method):
     ``method=None`` leaves the certification method to the estimator's default.
     """
     with feature_range_already_checked():
-        y_pred = estimator.predict(X)
-        if method is None:
-            return y_pred, estimator.certify(X)
-        return y_pred, estimator.certify(X, method=method)
+        return estimator.predict(X), certify_model(estimator, X, method)
 
 
 def _imshow_kw(cmap, display_range):

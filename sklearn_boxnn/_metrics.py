@@ -405,10 +405,18 @@ def certify_estimator(estimator, X, *, method=None, what):
     the caller in errors.
     """
     pipeline = split_pipeline(estimator, what=what, boxes=False)
-    X_model = pipeline.to_model(X, what=what)
+    return certify_model(pipeline.final, pipeline.to_model(X, what=what), method)
+
+
+def certify_model(model, X, method=None):
+    """``model.certify(X)``, with ``method`` passed on unless it is None.
+
+    ``None`` leaves the method to the model's default (models such as the
+    randomized-ablation peer take no ``method`` at all).
+    """
     if method is None:
-        return pipeline.final.certify(X_model)
-    return pipeline.final.certify(X_model, method=method)
+        return model.certify(X)
+    return model.certify(X, method=method)
 
 
 def _certify_methods():
