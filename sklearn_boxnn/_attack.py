@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import Bunch, check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
-from sklearn.utils.validation import validate_data
 
 from ._distances import (
     class_distances,
@@ -32,11 +31,10 @@ from ._distances import (
 from ._pipeline import frame_like, split_pipeline
 from ._progress import SampleProgress
 from ._validation import (
-    check_feature_range,
     check_not_masked,
     feature_range_already_checked,
     unnamed_columns_allowed,
-    warn_outside_feature_range,
+    validate_samples,
 )
 
 __all__ = ["sparse_attack"]
@@ -577,18 +575,6 @@ def _finish(result, X_in, feature_range):
     return result
 
 
-def _validate_samples(estimator, X):
-    """``X`` as a float64 array, validated as the estimator's own predict does.
-
-    Masked input was refused already, before the Pipeline's steps.
-    """
-    # check_boxnn (check_is_fitted) has required scikit-learn tags, which
-    # validate_data reads; it also checks the features and their names.
-    X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
-    # Exact for float32 input; X_adv holds float64 box corners.
-    return X.astype(np.float64, copy=False)
-
-
 @validate_params(
     {
         "estimator": [HasMethods(["predict"])],
@@ -729,11 +715,15 @@ def sparse_attack(estimator, X, *, max_changes=None, n_targets=5, verbose=0):
     check_not_masked(X_in)
     pipeline = split_pipeline(estimator, what="sparse_attack", invertible=True)
     model = pipeline.final
-    X = _validate_samples(model, pipeline.to_model(X_in, what="sparse_attack"))
-    feature_range = check_feature_range(getattr(model, "feature_range", None))
     what = "sparse_attack" + (" (after the Pipeline's steps)" if pipeline.steps else "")
-    # stacklevel: this function, then validate_params' wrapper, then the caller.
-    warn_outside_feature_range(X, feature_range, what=what, stacklevel=4)
+    # check_boxnn (in split_pipeline) has required scikit-learn tags, which
+    # validate_data reads. stacklevel: this function, then validate_params'
+    # wrapper, then the caller.
+    X, feature_range = validate_samples(
+        model, pipeline.to_model(X_in, what="sparse_attack"), what=what, stacklevel=4
+    )
+    # Exact for float32 input; X_adv holds float64 box corners.
+    X = X.astype(np.float64, copy=False)
     bounds = pipeline.model_bounds(feature_range, X.shape[1])
     attack_model = _AttackModel.from_estimator(model, X, bounds)
     n_features = X.shape[1]

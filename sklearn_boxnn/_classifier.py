@@ -25,7 +25,7 @@ from ._validation import (
     check_label_types,
     check_not_masked,
     deprecate_positional,
-    warn_outside_feature_range,
+    validate_samples,
 )
 
 _DEFAULT_N_BOXES = 500
@@ -830,11 +830,7 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         """Validated samples of a fitted model, warned about if outside feature_range."""
         check_is_fitted(self)
         check_not_masked(X)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        warn_outside_feature_range(
-            X, check_feature_range(self.feature_range), what=what, stacklevel=4
-        )
-        return X
+        return validate_samples(self, X, what=what, stacklevel=4)[0]
 
     def _class_distances(self, X, what):
         X = self._validate_samples(X, what)

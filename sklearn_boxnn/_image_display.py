@@ -29,7 +29,6 @@ import warnings
 
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
-from sklearn.utils.validation import validate_data
 
 from ._metrics import certify_model
 from ._pipeline import split_pipeline
@@ -39,7 +38,7 @@ from ._validation import (
     check_not_masked,
     feature_range_already_checked,
     renamed,
-    warn_outside_feature_range,
+    validate_samples,
 )
 
 # Inches per image panel; 8x8 digits and 28x28 MNIST both read well at this size.
@@ -69,11 +68,6 @@ def _check_image_shape(image_shape, n_features):
             "flattened from, e.g. (8, 8) for the digits or (28, 28) for MNIST."
         )
     return image_shape
-
-
-def _estimator_feature_range(estimator):
-    """The estimator's ``feature_range``, validated: ``None`` or ``(low, high)``."""
-    return check_feature_range(getattr(estimator, "feature_range", None))
 
 
 def _check_display_range(display_range, feature_range, *arrays):
@@ -270,15 +264,10 @@ class _ImageDisplay:
         check_not_masked(X, name=name)
         what = f"{cls.__name__}.from_estimator"
         X_model = pipeline.to_model(X, what=what)
-        model = pipeline.final
-        X = validate_data(model, X_model, reset=False, dtype=[np.float64, np.float32])
         # stacklevel 4 names the caller of from_estimator: warn_outside_feature_range
         # <- this method <- from_estimator <- the user's line.
-        warn_outside_feature_range(
-            X,
-            _estimator_feature_range(model),
-            what=f"{what} as {name}",
-            stacklevel=4,
+        X, _ = validate_samples(
+            pipeline.final, X_model, what=f"{what} as {name}", stacklevel=4
         )
         return X_model, X
 

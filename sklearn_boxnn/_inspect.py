@@ -30,14 +30,13 @@ from ._image_display import (
     _ImageDisplay,
     _check_display_range,
     _check_image_shape,
-    _estimator_feature_range,
     _imshow_kw,
     _mark_pixels,
     _predict_and_certify,
     _scaled_gray,
     value_range_argument,
 )
-from ._validation import feature_range_already_checked
+from ._validation import estimator_feature_range, feature_range_already_checked
 
 __all__ = ["AdversarialExampleDisplay", "BoxImagesDisplay", "NearestBoxDisplay"]
 
@@ -205,7 +204,7 @@ class BoxImagesDisplay(_ImageDisplay):
         else:
             chosen = _most_used_boxes(estimator, counts, classes, n_boxes_per_class)
         display_range = _check_display_range(
-            value_range, _estimator_feature_range(estimator), lower, upper
+            value_range, estimator_feature_range(estimator), lower, upper
         )
         display = cls(
             lower=lower[chosen],
@@ -522,7 +521,7 @@ class NearestBoxDisplay(_ImageDisplay):
             image_shape=image_shape,
             value_range=_check_display_range(
                 value_range,
-                _estimator_feature_range(estimator),
+                estimator_feature_range(estimator),
                 X_checked,
                 lower,
                 upper,
@@ -751,7 +750,7 @@ class AdversarialExampleDisplay(_ImageDisplay):
         _check_same_shape(X_checked, X_adv_checked)
         estimator = pipeline.final
         display_range = _check_display_range(
-            value_range, _estimator_feature_range(estimator), X_checked, X_adv_checked
+            value_range, estimator_feature_range(estimator), X_checked, X_adv_checked
         )
         # As given, for the estimator to check DataFrame column names itself.
         y_pred, radius = _predict_and_certify(estimator, X_model, method)

@@ -12,7 +12,7 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
     "DEPRECATED",
@@ -289,3 +289,29 @@ def unnamed_columns_allowed():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         yield
+
+
+def estimator_feature_range(estimator):
+    """The estimator's ``feature_range``, validated: None or ``(low, high)``."""
+    return check_feature_range(getattr(estimator, "feature_range", None))
+
+
+def validate_samples(model, X, *, what, stacklevel):
+    """Samples for a fitted model, checked as its own ``predict`` checks them.
+
+    ``validate_data(model, X, reset=False)`` (the number of features, the
+    names of a DataFrame's columns, finite values), then a
+    :class:`FeatureRangeWarning` if ``X`` leaves the model's
+    ``feature_range``, attributed ``stacklevel`` frames above the caller.
+    Masked arrays are refused by the callers on their raw input, before any
+    Pipeline step turns them into plain arrays.
+
+    Returns
+    -------
+    X : ndarray, float64 or float32
+    feature_range : None or tuple of two floats
+    """
+    X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32])
+    feature_range = estimator_feature_range(model)
+    warn_outside_feature_range(X, feature_range, what=what, stacklevel=stacklevel + 1)
+    return X, feature_range
