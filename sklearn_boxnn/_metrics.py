@@ -423,10 +423,8 @@ def _certify_methods():
     """The certification methods of the package's classifiers, for the scorer."""
     from ._classifier import _CERTIFY_METHODS
 
-    try:  # the peer defences, a subpackage that may be left out
-        from .peers._feature_partition import _CERTIFY_METHODS as peer_methods
-    except ImportError:
-        peer_methods = ()
+    from .peers._feature_partition import _CERTIFY_METHODS as peer_methods
+
     return set(_CERTIFY_METHODS) | set(peer_methods)
 
 

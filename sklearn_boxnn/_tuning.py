@@ -1,4 +1,4 @@
-"""Tuning constants of the kernels, in one place, and a way to change them.
+"""Tuning constants (block sizes, buffers, intervals), in one place, and a way to change them.
 
 They trade time for memory and never change a result (the tests check that
 every setting gives the same answers). Modules read them from
@@ -45,6 +45,17 @@ class Tuning:
     # Seconds between two progress lines of the certificates' search and the
     # attack when verbose (_progress.py).
     progress_interval: float = 2.0
+    # IDX reader (datasets/_idx.py): where the data size cannot be checked
+    # before reading (gzip: the trailer only holds the size mod 2**32), the
+    # buffer starts at this many bytes and doubles as data arrives, so it
+    # never holds more than twice what was read; data past the end of the
+    # array is counted for the error message up to idx_rest_limit bytes.
+    idx_first_buffer_bytes: int = 2**20
+    idx_rest_limit: int = 64 * 2**20
+    # Elements of one encoded block of ablated samples that the randomized
+    # ablation peer passes to its base estimator at once (2 * n_features per
+    # sample): 2**22 float64 values are 32 MiB.
+    ablation_block_elements: int = 2**22
 
 
 _current = Tuning()

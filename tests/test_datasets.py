@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_boxnn.datasets import _idx, load_fashion_mnist, load_mnist
+from sklearn_boxnn.datasets import load_fashion_mnist, load_mnist
+from sklearn_boxnn._tuning import tuning
 from sklearn_boxnn.datasets._idx import read_idx
 
 ENV_VAR = "SKLEARN_BOXNN_DATA"
@@ -503,33 +504,33 @@ def test_negative_and_zero_dimensions(tmp_path):
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
-def test_data_larger_than_the_first_buffer(tmp_path, monkeypatch, compress):
+def test_data_larger_than_the_first_buffer(tmp_path, compress):
     # A small first buffer makes the gzip path grow it several times.
-    monkeypatch.setattr(_idx, "_FIRST_BUFFER_BYTES", 64)
-    values = np.arange(-500, 700, dtype=">i4").reshape(100, 12)
-    data = raw_idx(0x0C, values.shape, values.tobytes())
-    path = tmp_path / "ints"
-    path.write_bytes(gzip.compress(data) if compress else data)
-    out = read_idx(path)
-    assert out.dtype == np.int32 and out.dtype.isnative and out.flags.writeable
-    np.testing.assert_array_equal(out, values)
-    # truncated after the buffer grew
-    path.write_bytes(gzip.compress(data[:-7]) if compress else data[:-7])
-    with pytest.raises(ValueError, match="needs 4800 bytes, got 4793 bytes"):
-        read_idx(path)
+    with tuning(idx_first_buffer_bytes=64):
+        values = np.arange(-500, 700, dtype=">i4").reshape(100, 12)
+        data = raw_idx(0x0C, values.shape, values.tobytes())
+        path = tmp_path / "ints"
+        path.write_bytes(gzip.compress(data) if compress else data)
+        out = read_idx(path)
+        assert out.dtype == np.int32 and out.dtype.isnative and out.flags.writeable
+        np.testing.assert_array_equal(out, values)
+        # truncated after the buffer grew
+        path.write_bytes(gzip.compress(data[:-7]) if compress else data[:-7])
+        with pytest.raises(ValueError, match="needs 4800 bytes, got 4793 bytes"):
+            read_idx(path)
 
 
-def test_overlong_gzip_data_is_not_read_to_its_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(_idx, "_REST_LIMIT", 1000)
-    path = tmp_path / "long.gz"
-    path.write_bytes(gzip.compress(raw_idx(0x08, [3], bytes(3 + 50_000))))
-    with pytest.raises(
-        ValueError, match=r"longer than its header says: .*needs 3 bytes, got more than"
-    ):
-        read_idx(path)
-    path.write_bytes(raw_idx(0x08, [3], bytes(3 + 50_000)))  # plain: exact count
-    with pytest.raises(ValueError, match="needs 3 bytes, got 50003 bytes"):
-        read_idx(path)
+def test_overlong_gzip_data_is_not_read_to_its_end(tmp_path):
+    with tuning(idx_rest_limit=1000):
+        path = tmp_path / "long.gz"
+        path.write_bytes(gzip.compress(raw_idx(0x08, [3], bytes(3 + 50_000))))
+        with pytest.raises(
+            ValueError, match=r"longer than its header says: .*needs 3 bytes, got more than"
+        ):
+            read_idx(path)
+        path.write_bytes(raw_idx(0x08, [3], bytes(3 + 50_000)))  # plain: exact count
+        with pytest.raises(ValueError, match="needs 3 bytes, got 50003 bytes"):
+            read_idx(path)
 
 
 # -- real data (skipped where absent) -----------------------------------------------

@@ -8,6 +8,8 @@ import zlib
 
 import numpy as np
 
+from .._tuning import get_tuning
+
 # IDX data type codes (third magic byte) -> big-endian numpy dtype.
 _IDX_DTYPES = {
     0x08: np.dtype("u1"),
@@ -23,14 +25,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # MNIST files have 1 or 3 dimensions; NumPy 1 allows at most 32.
 _MAX_NDIM = 32
 
-# Where the data size cannot be checked before reading (gzip: the trailer
-# only holds the size mod 2**32), the buffer starts at this many bytes and
-# doubles as data arrives, so it never holds more than twice what was read:
-# a header that claims terabytes costs what the file holds, not what it claims.
-_FIRST_BUFFER_BYTES = 2**20
-
-# Data past the end of the array is counted for the error message up to here.
-_REST_LIMIT = 64 * 2**20
+# The first buffer and the limit of the count of trailing data are in
+# _tuning.py: a header that claims terabytes costs what the file holds, not
+# what it claims.
 
 
 def _describe_magic(magic):
@@ -64,12 +61,12 @@ def _readinto_exact(f, buffer):
 
 
 def _count_rest(f, chunk=2**20):
-    """Bytes left in ``f``, read in bounded chunks; stops past ``_REST_LIMIT``.
+    """Bytes left in ``f``, read in bounded chunks; stops past ``idx_rest_limit``.
 
     Returns ``(count, complete)``: a stream that decompresses without end is
     not read to its end just to say how long it is.
     """
-    limit = _REST_LIMIT
+    limit = get_tuning().idx_rest_limit
     total = 0
     while total <= limit:
         n = len(f.read(chunk))
@@ -198,7 +195,7 @@ def _read_body(f, path, dtype, shape, file_size):
         _check_data_size(path, shape, dtype, expected, held)
         first_items = n_items
     else:
-        first_items = min(n_items, _FIRST_BUFFER_BYTES // dtype.itemsize)
+        first_items = min(n_items, get_tuning().idx_first_buffer_bytes // dtype.itemsize)
     data, got = _read_data(f, dtype, n_items, first_items)
     _check_data_size(path, shape, dtype, expected, got)
     extra, complete = _count_rest(f)

@@ -15,7 +15,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
@@ -251,6 +250,9 @@ class FeaturePartitionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstima
 
     def _get_estimator(self):
         if self.estimator is None:
+            # Imported here: importing sklearn_boxnn should not pay for it.
+            from sklearn.tree import DecisionTreeClassifier
+
             return DecisionTreeClassifier()
         return self.estimator
 

@@ -21,7 +21,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
@@ -31,6 +30,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._tuning import get_tuning
 from ._common import (
     check_weight_support,
     count_votes,
@@ -46,9 +46,8 @@ __all__ = [
     "clopper_pearson_lower",
 ]
 
-# Elements of one encoded block passed to the base estimator at once
-# (2 * n_features per ablated sample): 2**22 float64 values are 32 MiB.
-_BLOCK_ELEMENTS = 2**22
+# The elements of one encoded block passed to the base estimator at once are
+# _tuning.py's ablation_block_elements.
 
 
 def clopper_pearson_lower(n_top, n_samples, alpha):
@@ -355,6 +354,9 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
 
     def _get_estimator(self):
         if self.estimator is None:
+            # Imported here: importing sklearn_boxnn should not pay for it.
+            from sklearn.linear_model import LogisticRegression
+
             return LogisticRegression(max_iter=1000)
         return self.estimator
 
@@ -467,7 +469,7 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
     def _vote_counts(self, X, masks):
         """Votes of the base over the ablations ``masks``, per sample and class."""
         n_rows, n_features = X.shape
-        per_block = max(1, _BLOCK_ELEMENTS // (2 * n_features))
+        per_block = max(1, get_tuning().ablation_block_elements // (2 * n_features))
         mask_chunk = min(masks.shape[0], per_block)
         row_chunk = max(1, per_block // mask_chunk)
         blocks = [
