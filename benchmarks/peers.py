@@ -53,7 +53,6 @@ data folder is ``--data-home`` or the environment variable
 """
 
 import argparse
-import ast
 import copy
 import json
 import platform
@@ -75,6 +74,9 @@ from sklearn_boxnn import (
 )
 from sklearn_boxnn.datasets import load_fashion_mnist, load_mnist
 from sklearn_boxnn.peers import FeaturePartitionClassifier, RandomizedAblationClassifier
+
+sys.path.insert(0, str(Path(__file__).parent))
+from certified_radius import parse_settings  # noqa: E402  (the same --set syntax)
 
 RESULTS = Path(__file__).parent / "results"
 RADII = (5, 10, 15, 20)
@@ -182,17 +184,6 @@ class AblatedCNN(ClassifierMixin, BaseEstimator):
                 logits = self.net_(X[start:start + 4096].to(self.device))
                 out.append(logits.argmax(dim=1).cpu().numpy())
         return self.classes_[np.concatenate(out)]
-
-
-def parse_settings(pairs):
-    settings = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            settings[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            settings[key] = value
-    return settings
 
 
 def load(dataset, data_home):

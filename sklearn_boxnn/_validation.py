@@ -99,14 +99,13 @@ def warn_outside_feature_range(X, feature_range, *, what, stacklevel=3):
     """Warn with :class:`FeatureRangeWarning` if ``X`` leaves ``feature_range``.
 
     ``feature_range`` is already validated (``None`` or a pair of floats).
-    Returns whether ``X`` is inside.
     """
     if feature_range is None or X.size == 0:
-        return True
+        return
     low, high = feature_range
     x_min, x_max = float(np.min(X)), float(np.max(X))
     if low <= x_min and x_max <= high:
-        return True
+        return
     n_out = int(np.count_nonzero(((X < low) | (X > high)).any(axis=1)))
     warnings.warn(
         f"{n_out} of {X.shape[0]} samples passed to {what} have values outside "
@@ -118,7 +117,6 @@ def warn_outside_feature_range(X, feature_range, *, what, stacklevel=3):
         FeatureRangeWarning,
         stacklevel=stacklevel,
     )
-    return False
 
 
 def check_boxnn(estimator, *, what):
