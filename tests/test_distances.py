@@ -390,6 +390,25 @@ def test_many_boxes_and_features():
         )
 
 
+def test_features_constant_within_a_block_of_samples():
+    # Row blocks of 64 samples: in some, a feature has one value for every
+    # sample (zero borders, a shared non-zero value, a value outside every
+    # box), in others it varies; every block is counted once either way.
+    rng = np.random.default_rng(13)
+    X = rng.integers(0, 6, (300, 40)) / 5.0
+    X[:64, :10] = 0.0
+    X[64:128, 10:20] = 0.6
+    X[128:192, 20:30] = 7.0
+    X[192:256] = X[192]  # a block of identical samples
+    centres = rng.integers(0, 6, (130, 40)) / 5.0
+    lower = np.clip(centres - 0.2, 0, 1)
+    upper = np.clip(centres + 0.2, 0, 1)
+    with tuning(min_table_rows=1, row_block_bytes=1):
+        for n_jobs in (1, 2):
+            assert_exact(X, lower, upper, n_jobs=n_jobs)
+            assert_exact(X.astype(np.float32), lower, upper, n_jobs=n_jobs)
+
+
 def test_counts_above_255_features():
     rng = np.random.default_rng(12)
     X = rng.random((60, 300))
