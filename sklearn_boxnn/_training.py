@@ -38,6 +38,7 @@ from ._certify import margin_radius
 from ._distances import class_distances_chunked
 from ._metrics import median_certified_radius
 from ._objective import Kernels, relaxed_margin
+from ._refine import MarginState, exact_objective, refine_sweep
 
 # Bytes of temporaries per (sample, box, feature) triple in the eager path:
 # the two differences and the relaxation or masked product, in float32.
@@ -67,6 +68,7 @@ class TrainingSettings:
     learning_rate: float
     project_bounds: bool
     n_iter_no_change: int
+    refine_sweeps: int
     device: str
     compile: object
     verbose: int
@@ -275,6 +277,19 @@ class Progress:
         )
 
 
+def _refine_line(record, n_sweeps):
+    line = (
+        f"refine {record['refine_sweep']:>3}/{n_sweeps}  loss {record['loss']:9.4f}  "
+        f"train acc {record['train_accuracy']:.4f}"
+    )
+    if "val_accuracy" in record:
+        line += (
+            f"  val acc {record['val_accuracy']:.4f}"
+            f"  val median radius {record['val_median_radius']:>3}"
+        )
+    return line + f"  {record['epoch_time']:6.1f}s  (elapsed {record['elapsed_time']:.0f}s)"
+
+
 def exact_scores(X, y, lower, upper, box_class, n_classes, sample_weight=None):
     """Exact (weighted) accuracy and median certified radius (margin bound)."""
     if sample_weight is not None and not sample_weight.sum() > 0:
@@ -376,7 +391,47 @@ class BoxTrainer:
         lower_best, upper_best = self.stopping.best_corners
         kept = history[self.stopping.best_epoch - 1]["train_accuracy"]
         self.warn_if_diverged(kept, initial_accuracy)
+        if s.refine_sweeps:
+            self.refine(lower_best, upper_best, history, start_time, seed)
+            lower_best, upper_best = self.stopping.best_corners
         return TrainingResult(lower_best, upper_best, history, self.stopping.best_epoch)
+
+    def refine(self, lower, upper, history, start_time, seed):
+        """Sweeps of exact coordinate ascent from the kept epoch's corners.
+
+        Each sweep is a record of ``history`` (with ``refine_sweep``) and is
+        kept, like an epoch, when its validation score is the best so far;
+        without validation the last sweep is kept. Stops early when a sweep
+        changes nothing.
+        """
+        s = self.settings
+        lower, upper = lower.copy(), upper.copy()
+        X = np.ascontiguousarray(self.X)
+        state = MarginState(X, self.y, lower, upper, self.box_class)
+        XT = np.ascontiguousarray(X.T)
+        rng = np.random.default_rng(seed)
+        total_weight = X.shape[0] if self.weight is None else float(self.weight.sum())
+        for sweep in range(1, s.refine_sweeps + 1):
+            start = time.perf_counter()
+            gain = refine_sweep(
+                X, XT, state, lower, upper, rng.permutation(lower.shape[0]),
+                clip=s.clip, floor=s.floor, weight=self.weight,
+            )
+            objective = exact_objective(state, clip=s.clip, floor=s.floor, weight=self.weight)
+            record = {
+                "epoch": len(history) + 1,
+                "refine_sweep": sweep,
+                "loss": -objective / total_weight,
+                **self.evaluate(lower, upper),
+            }
+            record["epoch_time"] = time.perf_counter() - start
+            record["elapsed_time"] = time.perf_counter() - start_time
+            history.append(record)
+            stop = self.stopping.update(record, lower, upper)
+            if s.verbose:
+                self.sink(_refine_line(record, s.refine_sweeps))
+            if stop or gain == 0:
+                break
 
     def partial_fit(
         self, X, y, lower, upper, box_class, *, n_classes, corner_bounds, seed,

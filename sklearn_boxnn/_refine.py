@@ -1,0 +1,309 @@
+"""Coordinate ascent of the exact clipped margin over box intervals.
+
+The relaxed objective that training optimises is only a stand-in: the
+certificate reads the exact l0 distances. With every other box and every
+other coordinate fixed, the exact margins of the training samples depend on
+one interval ``[lower[m, i], upper[m, i]]`` only through *which* samples it
+covers, and that set is a contiguous run of the samples sorted by their
+value of feature ``i``. So the best interval for the exact objective is a
+maximum-sum contiguous range of per-sample gains, found for all features of
+a box at once with prefix sums (:func:`best_intervals`).
+
+The per-feature optima assume the other features fixed; taken together they
+may count the same sample's gain twice (a sample of another class that needs
+to move one step further from box ``m`` gains nothing from a second step).
+So a box's changes are accepted one feature at a time in order of their
+gain, each re-scored exactly on the samples it moves (:func:`refine_sweep`),
+and the box's whole update is checked on every training sample before it is
+kept: the exact objective never decreases.
+"""
+
+import numpy as np
+from sklearn.utils import gen_batches
+
+from ._distances import l0_distances
+
+# Distances never reach this; it stands for "no box on that side".
+_FAR = np.int32(2**30)
+
+
+class MarginState:
+    """Exact distances of the training samples and their two nearest boxes per side.
+
+    ``D[n, m]`` is the l0 distance of sample ``n`` to box ``m``. For each
+    sample, ``own`` holds (distance, box, second distance) of the nearest
+    boxes of its class and ``other`` the same for the boxes of other classes:
+    the margin is ``other[0] - own[0]``, and the nearest box of a side
+    without box ``m`` is ``second`` where ``box == m``.
+    """
+
+    def __init__(self, X, y, lower, upper, box_class):
+        self.y = y
+        self.box_class = box_class
+        self.D = l0_distances(X, lower, upper).astype(np.int32)
+        n = X.shape[0]
+        self.own = [np.empty(n, np.int32), np.empty(n, np.intp), np.empty(n, np.int32)]
+        self.other = [np.empty(n, np.int32), np.empty(n, np.intp), np.empty(n, np.int32)]
+        # In blocks of rows: the masked copies are as large as the block.
+        for rows in gen_batches(n, max(1, 2**22 // max(1, lower.shape[0]))):
+            rows = np.arange(rows.start, rows.stop)
+            for stored, side in zip((self.own, self.other), self.nearest(rows, self.D[rows])):
+                for a, b in zip(stored, side):
+                    a[rows] = b
+
+    def nearest(self, rows, D):
+        """Two nearest boxes per side of the samples ``rows`` with distances ``D``."""
+        same = self.box_class[None, :] == self.y[rows, None]
+        sides = []
+        for mask in (same, ~same):
+            A = np.where(mask, D, _FAR)
+            box = A.argmin(axis=1)
+            first = A[np.arange(len(rows)), box]
+            A[np.arange(len(rows)), box] = _FAR
+            sides.append([first, box, A.min(axis=1)])
+        return sides
+
+    def margins(self):
+        return self.other[0] - self.own[0]
+
+    def moved(self, rows, m, old, new):
+        """Both sides' nearest boxes of ``rows`` after ``D[rows, m]`` goes from old to new.
+
+        Updated from the stored pairs where they tell; the samples whose
+        second-nearest box may have been ``m`` are recomputed.
+        """
+        on_own_side = self.box_class[m] == self.y[rows]
+        redo = np.zeros(rows.size, dtype=bool)
+        sides = []
+        for side, stored in ((on_own_side, self.own), (~on_own_side, self.other)):
+            first, box, second = (a[rows].copy() for a in stored)
+            was_first = side & (box == m)
+            stays = was_first & (new <= second)
+            first[stays] = new[stays]
+            redo |= was_first & ~stays
+            rest = side & ~was_first
+            closer = rest & (new < first)
+            second[closer] = first[closer]
+            first[closer] = new[closer]
+            box[closer] = m
+            between = rest & ~closer & (new < second)
+            second[between] = new[between]
+            # m may have been the second nearest and moved away.
+            redo |= rest & ~closer & (old == second) & (new > old)
+            sides.append([first, box, second])
+        if redo.any():
+            D = self.D[rows[redo]].copy()
+            D[:, m] = new[redo]
+            for side, fresh in zip(sides, self.nearest(rows[redo], D)):
+                for a, b in zip(side, fresh):
+                    a[redo] = b
+        return sides
+
+    def commit(self, rows, m, new, sides):
+        self.D[rows, m] = new
+        for stored, side in zip((self.own, self.other), sides):
+            for a, b in zip(stored, side):
+                a[rows] = b
+
+
+def clipped(margin, clip, floor):
+    """The exact objective's term of a margin: ``clip(margin, floor, clip)``."""
+    return np.clip(margin, -np.inf if floor is None else floor, clip)
+
+
+def best_intervals(V, G):
+    """Per column, the contiguous range of sorted values with the largest sum of gains.
+
+    Parameters
+    ----------
+    V : ndarray of shape (n_samples, n_features)
+        Sample values.
+    G : ndarray of shape (n_samples, n_features)
+        Gain of each sample when covered by the feature's interval.
+
+    Returns
+    -------
+    best : ndarray of shape (n_features,)
+        The largest sum over a non-empty range that keeps equal values
+        together.
+    start, stop : ndarray of shape (n_features,)
+        The range: positions ``start <= j < stop`` of the sorted values.
+    sorted_values : ndarray of shape (n_samples, n_features)
+    """
+    n, n_features = V.shape
+    order = np.argsort(V, axis=0, kind="stable")
+    sorted_values = np.take_along_axis(V, order, axis=0)
+    prefix = np.zeros((n + 1, n_features))
+    np.cumsum(np.take_along_axis(G, order, axis=0), axis=0, out=prefix[1:])
+    # A range may start or stop only between distinct values.
+    cut = np.ones((n + 1, n_features), dtype=bool)
+    cut[1:n] = sorted_values[1:] != sorted_values[:-1]
+    starts = np.where(cut[:n], prefix[:n], np.inf)
+    lowest = np.minimum.accumulate(starts, axis=0)
+    # Where the running minimum was reached last: the range's start.
+    reached = np.where(starts <= lowest, np.arange(n)[:, None], 0)
+    np.maximum.accumulate(reached, axis=0, out=reached)
+    sums = np.where(cut[1:], prefix[1:] - lowest, -np.inf)
+    stop = sums.argmax(axis=0)
+    columns = np.arange(n_features)
+    best = sums[stop, columns]
+    start = reached[stop, columns]
+    return best, start, stop + 1, sorted_values
+
+
+def _ends(sorted_values, start, stop, lower, upper):
+    """Corners that cover exactly the sorted values ``start .. stop - 1``.
+
+    A corner that already separates the right values is kept; otherwise it
+    goes halfway between the last value out and the first value in (exactly
+    on the extreme value when nothing lies beyond it).
+    """
+    n = sorted_values.shape[0]
+    columns = np.arange(sorted_values.shape[1])
+    first = sorted_values[start, columns]
+    last = sorted_values[stop - 1, columns]
+    below = sorted_values[np.maximum(start - 1, 0), columns]
+    above = sorted_values[np.minimum(stop, n - 1), columns]
+    new_lower = np.where(
+        start == 0,
+        np.minimum(lower, first),
+        np.where((below < lower) & (lower <= first), lower, _between(below, first, up=True)),
+    )
+    new_upper = np.where(
+        stop == n,
+        np.maximum(upper, last),
+        np.where((last <= upper) & (upper < above), upper, _between(last, above, up=False)),
+    )
+    return new_lower.astype(lower.dtype), new_upper.astype(upper.dtype)
+
+
+def _between(u, v, up):
+    """A value of u's dtype in ``(u, v]`` (``up``) or ``[u, v)``, halfway if it can be."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        mid = ((u.astype(np.float64) + v) / 2).astype(u.dtype)
+    if up:
+        return np.where(mid > u, mid, v)
+    return np.where(mid < v, mid, u)
+
+
+def refine_sweep(X, XT, state, lower, upper, order, *, clip, floor, weight=None, slack=2):
+    """One pass of exact coordinate ascent over the boxes ``order``, in place.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training samples, in the corners' dtype.
+    XT : ndarray of shape (n_features, n_samples)
+        ``X`` transposed and contiguous.
+    state : MarginState
+        Distances of ``X`` to the boxes ``lower``, ``upper``; kept current.
+    lower, upper : ndarray of shape (n_boxes, n_features)
+        Corners, changed in place.
+    order : sequence of int
+        Boxes to refine, in this order.
+    clip, floor : float, float or None
+        The objective's term ``clip(margin, floor, clip)`` (:func:`clipped`).
+    weight : ndarray of shape (n_samples,) or None
+    slack : int
+        Samples up to this much farther from box ``m`` than from the nearest
+        other box of the same side are re-scored too: a box's joint update
+        can bring them in.
+
+    Returns
+    -------
+    gain : float
+        How much the exact objective rose.
+    """
+    total = 0.0
+    for m in order:
+        total += _refine_box(
+            X, XT, state, lower, upper, m, clip=clip, floor=floor, weight=weight,
+            slack=slack,
+        )
+    return total
+
+
+def _refine_box(X, XT, state, lower, upper, m, *, clip, floor, weight, slack):
+    d = state.D[:, m]
+    on_own_side = state.box_class[m] == state.y
+    sides = (state.own, state.other)
+    # Per sample: the nearest box of the side of box m other than m, and the
+    # nearest box of the opposite side.
+    nearest = [np.where(s[1] == m, s[2], s[0]) for s in sides]
+    without_m = np.where(on_own_side, nearest[0], nearest[1])
+    opposite = np.where(on_own_side, state.other[0], state.own[0])
+    rows = np.flatnonzero(d <= without_m + slack)
+    if rows.size == 0:
+        return 0.0
+    own_side = on_own_side[rows]
+    e, o = without_m[rows], opposite[rows]
+    w = np.ones(rows.size) if weight is None else weight[rows]
+
+    def term(at, dist):
+        # The objective's term of the samples rows[at] when their D[., m] = dist.
+        near = np.minimum(e[at], dist)
+        margin = np.where(own_side[at], o[at] - near, near - o[at])
+        return w[at] * clipped(margin, clip, floor)
+
+    d_rows = d[rows]
+    every = slice(None)
+    now = term(every, d_rows)
+    gain_in = now - term(every, d_rows + 1)
+    gain_out = term(every, d_rows - 1) - now
+    V = X[rows]
+    inside = (V >= lower[m]) & (V <= upper[m])
+    G = np.where(inside, gain_in[:, None], gain_out[:, None])
+    best, start, stop, sorted_values = best_intervals(V, G)
+    gain = best - (G * inside).sum(axis=0)
+    scale = np.abs(G).max() if G.size else 0.0
+    proposed = np.flatnonzero(gain > 1e-9 * max(scale, 1.0))
+    if proposed.size == 0:
+        return 0.0
+    new_lower, new_upper = _ends(
+        sorted_values[:, proposed], start[proposed], stop[proposed],
+        lower[m, proposed], upper[m, proposed],
+    )
+    V = V[:, proposed]
+    moves = (
+        inside[:, proposed].astype(np.int8)
+        - ((V >= new_lower) & (V <= new_upper)).astype(np.int8)
+    ).T  # +1: the sample leaves the interval; -1: it enters
+    # Accept the features one by one, each scored on the distances so far.
+    accepted = []
+    dist = d_rows.copy()
+    for j in np.argsort(-gain[proposed], kind="stable"):
+        hit = np.flatnonzero(moves[j])
+        if hit.size == 0:
+            continue
+        trial = dist[hit] + moves[j, hit]
+        if (term(hit, trial) - term(hit, dist[hit])).sum() > 0:
+            accepted.append(j)
+            dist[hit] = trial
+    if not accepted:
+        return 0.0
+    features = proposed[accepted]
+    new_lower, new_upper = new_lower[accepted], new_upper[accepted]
+    # The exact check on every sample: the rows beyond the slack too.
+    values = XT[features]
+    old_out = (values < lower[m, features, None]) | (values > upper[m, features, None])
+    new_out = (values < new_lower[:, None]) | (values > new_upper[:, None])
+    change = new_out.sum(axis=0, dtype=np.int32) - old_out.sum(axis=0, dtype=np.int32)
+    moved = np.flatnonzero(change)
+    old, new = d[moved], d[moved] + change[moved]
+    after = state.moved(moved, m, old, new)
+    w_moved = 1.0 if weight is None else weight[moved]
+    before_terms = clipped(state.other[0][moved] - state.own[0][moved], clip, floor)
+    after_terms = clipped(after[1][0] - after[0][0], clip, floor)
+    delta = float((w_moved * (after_terms - before_terms)).sum())
+    if delta <= 0:
+        return 0.0
+    state.commit(moved, m, new, after)
+    lower[m, features] = new_lower
+    upper[m, features] = new_upper
+    return delta
+
+
+def exact_objective(state, *, clip, floor, weight=None):
+    """The exact objective: the (weighted) sum of the clipped margins."""
+    terms = clipped(state.margins(), clip, floor)
+    return float(terms.sum() if weight is None else (weight * terms).sum())

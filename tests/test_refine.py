@@ -1,0 +1,158 @@
+"""The exact coordinate ascent: optimal intervals, a state that stays exact, no loss."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from sklearn_boxnn._distances import _l0_distances_reference
+from sklearn_boxnn._refine import (
+    MarginState,
+    best_intervals,
+    clipped,
+    exact_objective,
+    refine_sweep,
+)
+
+
+def brute_best(values, gains):
+    """Best sum over the non-empty ranges of distinct sorted values, by enumeration."""
+    levels = np.unique(values)
+    best = -np.inf
+    for a, b in itertools.combinations_with_replacement(range(levels.size), 2):
+        covered = (values >= levels[a]) & (values <= levels[b])
+        best = max(best, gains[covered].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_best_intervals_match_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    n, n_features = rng.integers(1, 30), rng.integers(1, 6)
+    V = rng.integers(0, rng.integers(1, 8), (n, n_features)).astype(np.float32)
+    G = rng.normal(size=(n, n_features)).round(1)
+    best, start, stop, sorted_values = best_intervals(V, G)
+    for i in range(n_features):
+        assert best[i] == pytest.approx(brute_best(V[:, i], G[:, i]))
+        covered = (V[:, i] >= sorted_values[start[i], i]) & (
+            V[:, i] <= sorted_values[stop[i] - 1, i]
+        )
+        # The range found keeps equal values together and sums to the best.
+        assert G[covered, i].sum() == pytest.approx(best[i])
+        assert covered.sum() == stop[i] - start[i]
+
+
+def problem(seed):
+    rng = np.random.default_rng(seed)
+    n, n_features, n_classes = rng.integers(20, 150), rng.integers(1, 10), rng.integers(2, 4)
+    X = (rng.integers(0, 5, (n, n_features)) / 4).astype(np.float32)
+    y = rng.integers(0, n_classes, n)
+    box_class = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, 8)])
+    centres = X[rng.integers(0, n, box_class.size)]
+    lower = (centres - 0.2).astype(np.float32)
+    upper = (centres + 0.2).astype(np.float32)
+    weight = None if seed % 3 else rng.random(n) + 0.1
+    clip = float(rng.choice([2.0, 5.0, 100.0]))
+    floor = (None, 0.0)[seed % 2]
+    return X, y, lower, upper, box_class, weight, clip, floor, rng
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_sweeps_keep_the_state_exact_and_never_lose(seed):
+    X, y, lower, upper, box_class, weight, clip, floor, rng = problem(seed)
+    state = MarginState(X, y, lower, upper, box_class)
+    XT = np.ascontiguousarray(X.T)
+    objective = exact_objective(state, clip=clip, floor=floor, weight=weight)
+    for _ in range(3):
+        gain = refine_sweep(
+            X, XT, state, lower, upper, rng.permutation(box_class.size),
+            clip=clip, floor=floor, weight=weight,
+        )
+        np.testing.assert_array_equal(state.D, _l0_distances_reference(X, lower, upper))
+        fresh = MarginState(X, y, lower, upper, box_class)
+        for kept, recomputed in zip(state.own + state.other, fresh.own + fresh.other):
+            if kept is state.own[1] or kept is state.other[1]:
+                continue  # the nearest box may be either of two at equal distance
+            np.testing.assert_array_equal(kept, recomputed)
+        new = exact_objective(fresh, clip=clip, floor=floor, weight=weight)
+        assert gain >= 0
+        assert new - objective == pytest.approx(gain, abs=1e-9)
+        objective = new
+    assert (lower <= upper).all()
+
+
+def test_a_sweep_finds_the_obvious_interval():
+    # One feature; class 0 at 0.0 and 0.25, class 1 at 0.75 and 1.0. Box 0
+    # (class 0) starts around 0.75, box 1 (class 1) around 0.0: every sample
+    # is misclassified, and a sweep moves both boxes onto their class.
+    X = np.array([[0.0], [0.25], [0.75], [1.0]], dtype=np.float32)
+    y = np.array([0, 0, 1, 1])
+    lower = np.array([[0.7], [0.0]], dtype=np.float32)
+    upper = np.array([[0.8], [0.1]], dtype=np.float32)
+    box_class = np.array([0, 1])
+    state = MarginState(X, y, lower, upper, box_class)
+    refine_sweep(X, X.T.copy(), state, lower, upper, [0, 1], clip=1.0, floor=None)
+    assert exact_objective(state, clip=1.0, floor=None) == 4.0
+    np.testing.assert_array_equal(state.margins(), [1, 1, 1, 1])
+    # Box 0 now covers 0.0 and 0.25 and no sample of class 1.
+    assert lower[0, 0] <= 0.0 and 0.25 <= upper[0, 0] < 0.75
+
+
+def test_clipped():
+    np.testing.assert_array_equal(clipped(np.array([-3, 0, 5, 9]), 5, None), [-3, 0, 5, 5])
+    np.testing.assert_array_equal(clipped(np.array([-3, 0, 5, 9]), 5, 0.0), [0, 0, 5, 5])
+
+
+# -- in the estimator ----------------------------------------------------
+
+
+def training_objective(clf, X, y, clip):
+    """The exact objective of a fitted model on (X, y), from scratch."""
+    y_index = np.searchsorted(clf.classes_, y)
+    box_class = np.searchsorted(clf.classes_, clf.box_labels_)
+    state = MarginState(
+        np.asarray(X, np.float32), y_index, clf.lower_, clf.upper_, box_class
+    )
+    return exact_objective(state, clip=clip, floor=None)
+
+
+def test_refine_sweeps_raise_the_exact_objective_and_are_recorded(digits, capsys):
+    from sklearn_boxnn import BoxNNClassifier
+
+    X_train, _, y_train, _ = digits
+    params = dict(n_boxes=40, max_epochs=3, feature_range=(0, 1), random_state=0, clip=20.0)
+    plain = BoxNNClassifier(**params).fit(X_train, y_train)
+    refined = BoxNNClassifier(**params, refine_sweeps=3, verbose=1).fit(X_train, y_train)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["epoch"] * 3 + ["refine"] * (
+        refined.n_iter_ - 3
+    )
+    sweeps = [h.get("refine_sweep") for h in refined.history_]
+    assert sweeps[:3] == [None] * 3 and sweeps[3] == 1
+    assert refined.n_iter_ == len(refined.history_) == refined.best_epoch_ > 3
+    # The relaxed epochs are the same; the sweeps only add exact gains.
+    np.testing.assert_array_equal(
+        [h["loss"] for h in plain.history_], [h["loss"] for h in refined.history_[:3]]
+    )
+    before = training_objective(plain, X_train, y_train, clip=20.0)
+    after = training_objective(refined, X_train, y_train, clip=20.0)
+    assert after > before
+    assert refined.history_[-1]["loss"] == pytest.approx(-after / len(y_train))
+    assert np.all(refined.lower_ <= refined.upper_)
+    assert refined.lower_.min() >= 0 and refined.upper_.max() <= 1
+    again = BoxNNClassifier(**params, refine_sweeps=3).fit(X_train, y_train)
+    np.testing.assert_array_equal(again.lower_, refined.lower_)
+    assert refined.describe()["training"]["epochs_run"] == refined.n_iter_
+
+
+def test_refine_sweeps_are_kept_by_validation(digits):
+    from sklearn_boxnn import BoxNNClassifier
+
+    X_train, _, y_train, _ = digits
+    clf = BoxNNClassifier(
+        n_boxes=40, max_epochs=2, validation_fraction=0.25, refine_sweeps=3,
+        feature_range=(0, 1), random_state=0,
+    ).fit(X_train, y_train)
+    scores = [(h["val_median_radius"], h["val_accuracy"]) for h in clf.history_]
+    assert clf.best_epoch_ == 1 + scores.index(max(scores))
+    assert any("refine_sweep" in h for h in clf.history_)
