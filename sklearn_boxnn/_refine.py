@@ -112,13 +112,13 @@ def clipped(margin, clip, floor):
 
 
 def best_intervals(V, G):
-    """Per column, the contiguous range of sorted values with the largest sum of gains.
+    """Per feature, the contiguous range of sorted values with the largest sum of gains.
 
     Parameters
     ----------
-    V : ndarray of shape (n_samples, n_features)
-        Sample values.
-    G : ndarray of shape (n_samples, n_features)
+    V : ndarray of shape (n_features, n_samples)
+        Sample values, one row per feature (the sort runs along rows).
+    G : ndarray of shape (n_features, n_samples)
         Gain of each sample when covered by the feature's interval.
 
     Returns
@@ -128,42 +128,42 @@ def best_intervals(V, G):
         together.
     start, stop : ndarray of shape (n_features,)
         The range: positions ``start <= j < stop`` of the sorted values.
-    sorted_values : ndarray of shape (n_samples, n_features)
+    sorted_values : ndarray of shape (n_features, n_samples)
     """
-    n, n_features = V.shape
-    order = np.argsort(V, axis=0, kind="stable")
-    sorted_values = np.take_along_axis(V, order, axis=0)
-    prefix = np.zeros((n + 1, n_features))
-    np.cumsum(np.take_along_axis(G, order, axis=0), axis=0, out=prefix[1:])
+    n_features, n = V.shape
+    order = np.argsort(V, axis=1)
+    sorted_values = np.take_along_axis(V, order, axis=1)
+    prefix = np.zeros((n_features, n + 1))
+    np.cumsum(np.take_along_axis(G, order, axis=1), axis=1, out=prefix[:, 1:])
     # A range may start or stop only between distinct values.
-    cut = np.ones((n + 1, n_features), dtype=bool)
-    cut[1:n] = sorted_values[1:] != sorted_values[:-1]
-    starts = np.where(cut[:n], prefix[:n], np.inf)
-    lowest = np.minimum.accumulate(starts, axis=0)
+    cut = np.ones((n_features, n + 1), dtype=bool)
+    cut[:, 1:n] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    starts = np.where(cut[:, :n], prefix[:, :n], np.inf)
+    lowest = np.minimum.accumulate(starts, axis=1)
     # Where the running minimum was reached last: the range's start.
-    reached = np.where(starts <= lowest, np.arange(n)[:, None], 0)
-    np.maximum.accumulate(reached, axis=0, out=reached)
-    sums = np.where(cut[1:], prefix[1:] - lowest, -np.inf)
-    stop = sums.argmax(axis=0)
-    columns = np.arange(n_features)
-    best = sums[stop, columns]
-    start = reached[stop, columns]
+    reached = np.where(starts <= lowest, np.arange(n), 0)
+    np.maximum.accumulate(reached, axis=1, out=reached)
+    sums = np.where(cut[:, 1:], prefix[:, 1:] - lowest, -np.inf)
+    stop = sums.argmax(axis=1)
+    features = np.arange(n_features)
+    best = sums[features, stop]
+    start = reached[features, stop]
     return best, start, stop + 1, sorted_values
 
 
 def _ends(sorted_values, start, stop, lower, upper):
-    """Corners that cover exactly the sorted values ``start .. stop - 1``.
+    """Corners that cover exactly the sorted values ``start .. stop - 1`` of each row.
 
     A corner that already separates the right values is kept; otherwise it
     goes halfway between the last value out and the first value in (exactly
     on the extreme value when nothing lies beyond it).
     """
-    n = sorted_values.shape[0]
-    columns = np.arange(sorted_values.shape[1])
-    first = sorted_values[start, columns]
-    last = sorted_values[stop - 1, columns]
-    below = sorted_values[np.maximum(start - 1, 0), columns]
-    above = sorted_values[np.minimum(stop, n - 1), columns]
+    n = sorted_values.shape[1]
+    features = np.arange(sorted_values.shape[0])
+    first = sorted_values[features, start]
+    last = sorted_values[features, stop - 1]
+    below = sorted_values[features, np.maximum(start - 1, 0)]
+    above = sorted_values[features, np.minimum(stop, n - 1)]
     new_lower = np.where(
         start == 0,
         np.minimum(lower, first),
@@ -250,17 +250,22 @@ def _refine_box(X, XT, state, lower, upper, m, *, clip, floor, weight, slack):
     now = term(every, d_rows)
     gain_in = now - term(every, d_rows + 1)
     gain_out = term(every, d_rows - 1) - now
+    # The samples with a gain choose the intervals; those of the slack only
+    # take part in the exact scoring below.
+    active = np.flatnonzero((gain_in != 0) | (gain_out != 0))
+    if active.size == 0:
+        return 0.0
     V = X[rows]
     inside = (V >= lower[m]) & (V <= upper[m])
-    G = np.where(inside, gain_in[:, None], gain_out[:, None])
-    best, start, stop, sorted_values = best_intervals(V, G)
-    gain = best - (G * inside).sum(axis=0)
-    scale = np.abs(G).max() if G.size else 0.0
-    proposed = np.flatnonzero(gain > 1e-9 * max(scale, 1.0))
+    inside_active = inside[active].T
+    G = np.where(inside_active, gain_in[active], gain_out[active])
+    best, start, stop, sorted_values = best_intervals(V[active].T, G)
+    gain = best - (G * inside_active).sum(axis=1)
+    proposed = np.flatnonzero(gain > 1e-9 * max(np.abs(G).max(), 1.0))
     if proposed.size == 0:
         return 0.0
     new_lower, new_upper = _ends(
-        sorted_values[:, proposed], start[proposed], stop[proposed],
+        sorted_values[proposed], start[proposed], stop[proposed],
         lower[m, proposed], upper[m, proposed],
     )
     V = V[:, proposed]

@@ -31,11 +31,11 @@ def test_best_intervals_match_enumeration(seed):
     n, n_features = rng.integers(1, 30), rng.integers(1, 6)
     V = rng.integers(0, rng.integers(1, 8), (n, n_features)).astype(np.float32)
     G = rng.normal(size=(n, n_features)).round(1)
-    best, start, stop, sorted_values = best_intervals(V, G)
+    best, start, stop, sorted_values = best_intervals(V.T, G.T)
     for i in range(n_features):
         assert best[i] == pytest.approx(brute_best(V[:, i], G[:, i]))
-        covered = (V[:, i] >= sorted_values[start[i], i]) & (
-            V[:, i] <= sorted_values[stop[i] - 1, i]
+        covered = (V[:, i] >= sorted_values[i, start[i]]) & (
+            V[:, i] <= sorted_values[i, stop[i] - 1]
         )
         # The range found keeps equal values together and sums to the best.
         assert G[covered, i].sum() == pytest.approx(best[i])
