@@ -106,6 +106,40 @@ class MarginState:
                 a[rows] = b
 
 
+class SortedColumns:
+    """Each feature's training values sorted, with the samples they belong to.
+
+    The samples whose membership in an interval changes when its ends move
+    are contiguous runs of a feature's sorted values, so the exact effect of
+    a box's update costs what it touches, not ``n_samples`` per feature.
+    Holds ``8 * n_samples * n_features`` bytes.
+    """
+
+    def __init__(self, X):
+        XT = np.ascontiguousarray(X.T)
+        self.order = np.argsort(XT, axis=1, kind="stable").astype(np.int32)
+        self.values = np.take_along_axis(XT, self.order, axis=1)
+        self.n_samples = X.shape[0]
+
+    def distance_change(self, features, lower, upper, new_lower, new_upper):
+        """Per sample, how much its distance to a box changes with these new ends."""
+        leave, enter = [], []
+        for i, a, b, a2, b2 in zip(features, lower, upper, new_lower, new_upper):
+            values = self.values[i]
+            # Positions [p0, p1) inside before, [q0, q1) after.
+            p0, q0 = np.searchsorted(values, [a, a2], side="left")
+            p1, q1 = np.searchsorted(values, [b, b2], side="right")
+            p1, q1 = max(p0, p1), max(q0, q1)  # empty intervals
+            order = self.order[i]
+            for (s0, s1), (t0, t1), out in (((p0, p1), (q0, q1), leave), ((q0, q1), (p0, p1), enter)):
+                # [s0, s1) less [t0, t1): at most two runs.
+                out.append(order[s0 : min(s1, t0)])
+                out.append(order[max(s0, t1) : s1])
+        change = np.bincount(np.concatenate(leave), minlength=self.n_samples)
+        change -= np.bincount(np.concatenate(enter), minlength=self.n_samples)
+        return change.astype(np.int32)
+
+
 def clipped(margin, clip, floor):
     """The exact objective's term of a margin: ``clip(margin, floor, clip)``."""
     return np.clip(margin, -np.inf if floor is None else floor, clip)
@@ -186,15 +220,15 @@ def _between(u, v, up):
     return np.where(mid < v, mid, u)
 
 
-def refine_sweep(X, XT, state, lower, upper, order, *, clip, floor, weight=None, slack=2):
+def refine_sweep(X, columns, state, lower, upper, order, *, clip, floor, weight=None, slack=2):
     """One pass of exact coordinate ascent over the boxes ``order``, in place.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Training samples, in the corners' dtype.
-    XT : ndarray of shape (n_features, n_samples)
-        ``X`` transposed and contiguous.
+    columns : SortedColumns
+        ``SortedColumns(X)``.
     state : MarginState
         Distances of ``X`` to the boxes ``lower``, ``upper``; kept current.
     lower, upper : ndarray of shape (n_boxes, n_features)
@@ -217,13 +251,13 @@ def refine_sweep(X, XT, state, lower, upper, order, *, clip, floor, weight=None,
     total = 0.0
     for m in order:
         total += _refine_box(
-            X, XT, state, lower, upper, m, clip=clip, floor=floor, weight=weight,
+            X, columns, state, lower, upper, m, clip=clip, floor=floor, weight=weight,
             slack=slack,
         )
     return total
 
 
-def _refine_box(X, XT, state, lower, upper, m, *, clip, floor, weight, slack):
+def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slack):
     d = state.D[:, m]
     on_own_side = state.box_class[m] == state.y
     sides = (state.own, state.other)
@@ -289,10 +323,9 @@ def _refine_box(X, XT, state, lower, upper, m, *, clip, floor, weight, slack):
     features = proposed[accepted]
     new_lower, new_upper = new_lower[accepted], new_upper[accepted]
     # The exact check on every sample: the rows beyond the slack too.
-    values = XT[features]
-    old_out = (values < lower[m, features, None]) | (values > upper[m, features, None])
-    new_out = (values < new_lower[:, None]) | (values > new_upper[:, None])
-    change = new_out.sum(axis=0, dtype=np.int32) - old_out.sum(axis=0, dtype=np.int32)
+    change = columns.distance_change(
+        features, lower[m, features], upper[m, features], new_lower, new_upper
+    )
     moved = np.flatnonzero(change)
     old, new = d[moved], d[moved] + change[moved]
     after = state.moved(moved, m, old, new)

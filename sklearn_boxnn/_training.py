@@ -38,7 +38,7 @@ from ._certify import margin_radius
 from ._distances import class_distances_chunked
 from ._metrics import median_certified_radius
 from ._objective import Kernels, relaxed_margin
-from ._refine import MarginState, exact_objective, refine_sweep
+from ._refine import MarginState, SortedColumns, exact_objective, refine_sweep
 
 # Bytes of temporaries per (sample, box, feature) triple in the eager path:
 # the two differences and the relaxation or masked product, in float32.
@@ -408,13 +408,13 @@ class BoxTrainer:
         lower, upper = lower.copy(), upper.copy()
         X = np.ascontiguousarray(self.X)
         state = MarginState(X, self.y, lower, upper, self.box_class)
-        XT = np.ascontiguousarray(X.T)
+        columns = SortedColumns(X)
         rng = np.random.default_rng(seed)
         total_weight = X.shape[0] if self.weight is None else float(self.weight.sum())
         for sweep in range(1, s.refine_sweeps + 1):
             start = time.perf_counter()
             gain = refine_sweep(
-                X, XT, state, lower, upper, rng.permutation(lower.shape[0]),
+                X, columns, state, lower, upper, rng.permutation(lower.shape[0]),
                 clip=s.clip, floor=s.floor, weight=self.weight,
             )
             objective = exact_objective(state, clip=s.clip, floor=s.floor, weight=self.weight)

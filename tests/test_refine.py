@@ -8,6 +8,7 @@ import pytest
 from sklearn_boxnn._distances import _l0_distances_reference
 from sklearn_boxnn._refine import (
     MarginState,
+    SortedColumns,
     best_intervals,
     clipped,
     exact_objective,
@@ -61,11 +62,11 @@ def problem(seed):
 def test_sweeps_keep_the_state_exact_and_never_lose(seed):
     X, y, lower, upper, box_class, weight, clip, floor, rng = problem(seed)
     state = MarginState(X, y, lower, upper, box_class)
-    XT = np.ascontiguousarray(X.T)
+    columns = SortedColumns(X)
     objective = exact_objective(state, clip=clip, floor=floor, weight=weight)
     for _ in range(3):
         gain = refine_sweep(
-            X, XT, state, lower, upper, rng.permutation(box_class.size),
+            X, columns, state, lower, upper, rng.permutation(box_class.size),
             clip=clip, floor=floor, weight=weight,
         )
         np.testing.assert_array_equal(state.D, _l0_distances_reference(X, lower, upper))
@@ -91,7 +92,7 @@ def test_a_sweep_finds_the_obvious_interval():
     upper = np.array([[0.8], [0.1]], dtype=np.float32)
     box_class = np.array([0, 1])
     state = MarginState(X, y, lower, upper, box_class)
-    refine_sweep(X, X.T.copy(), state, lower, upper, [0, 1], clip=1.0, floor=None)
+    refine_sweep(X, SortedColumns(X), state, lower, upper, [0, 1], clip=1.0, floor=None)
     assert exact_objective(state, clip=1.0, floor=None) == 4.0
     np.testing.assert_array_equal(state.margins(), [1, 1, 1, 1])
     # Box 0 now covers 0.0 and 0.25 and no sample of class 1.
@@ -156,3 +157,19 @@ def test_refine_sweeps_are_kept_by_validation(digits):
     scores = [(h["val_median_radius"], h["val_accuracy"]) for h in clf.history_]
     assert clf.best_epoch_ == 1 + scores.index(max(scores))
     assert any("refine_sweep" in h for h in clf.history_)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_distance_change_of_sorted_columns(seed):
+    rng = np.random.default_rng(seed)
+    X = (rng.integers(0, 6, (50, 4)) / 5).astype(np.float32)
+    columns = SortedColumns(X)
+    features = rng.choice(4, rng.integers(1, 5), replace=False)
+    lower, upper, new_lower, new_upper = (
+        rng.integers(-1, 7, features.size).astype(np.float32) / 5 for _ in range(4)
+    )  # some intervals empty, before or after
+    outside = lambda a, b: ((X[:, features] < a) | (X[:, features] > b)).sum(axis=1)
+    np.testing.assert_array_equal(
+        columns.distance_change(features, lower, upper, new_lower, new_upper),
+        outside(new_lower, new_upper) - outside(lower, upper),
+    )
