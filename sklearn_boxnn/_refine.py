@@ -145,7 +145,7 @@ def clipped(margin, clip, floor):
     return np.clip(margin, -np.inf if floor is None else floor, clip)
 
 
-def best_intervals(V, G):
+def best_intervals(V, G, tolerance=0.0):
     """Per feature, the contiguous range of sorted values with the largest sum of gains.
 
     Parameters
@@ -154,6 +154,11 @@ def best_intervals(V, G):
         Sample values, one row per feature (the sort runs along rows).
     G : ndarray of shape (n_features, n_samples)
         Gain of each sample when covered by the feature's interval.
+
+    tolerance : float, default=0.0
+        Sums within this of each other count as equal, so that rounding does
+        not decide between ranges: of those, the range that stops first,
+        started as late as it can.
 
     Returns
     -------
@@ -175,13 +180,13 @@ def best_intervals(V, G):
     starts = np.where(cut[:, :n], prefix[:, :n], np.inf)
     lowest = np.minimum.accumulate(starts, axis=1)
     # Where the running minimum was reached last: the range's start.
-    reached = np.where(starts <= lowest, np.arange(n), 0)
+    reached = np.where(starts <= lowest + tolerance, np.arange(n), 0)
     np.maximum.accumulate(reached, axis=1, out=reached)
     sums = np.where(cut[:, 1:], prefix[:, 1:] - lowest, -np.inf)
-    stop = sums.argmax(axis=1)
+    stop = (sums >= sums.max(axis=1, keepdims=True) - tolerance).argmax(axis=1)
     features = np.arange(n_features)
-    best = sums[features, stop]
     start = reached[features, stop]
+    best = sums[features, stop]
     return best, start, stop + 1, sorted_values
 
 
@@ -248,16 +253,19 @@ def refine_sweep(X, columns, state, lower, upper, order, *, clip, floor, weight=
     gain : float
         How much the exact objective rose.
     """
+    # Gains below this are rounding (weights are floats) or come from samples
+    # whose weight is negligible beside the largest: not worth a move.
+    tolerance = 1e-6 * (1.0 if weight is None else float(np.max(weight, initial=0.0)))
     total = 0.0
     for m in order:
         total += _refine_box(
             X, columns, state, lower, upper, m, clip=clip, floor=floor, weight=weight,
-            slack=slack,
+            slack=slack, tolerance=tolerance,
         )
     return total
 
 
-def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slack):
+def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slack, tolerance):
     d = state.D[:, m]
     on_own_side = state.box_class[m] == state.y
     sides = (state.own, state.other)
@@ -286,16 +294,16 @@ def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slac
     gain_out = term(every, d_rows - 1) - now
     # The samples with a gain choose the intervals; those of the slack only
     # take part in the exact scoring below.
-    active = np.flatnonzero((gain_in != 0) | (gain_out != 0))
+    active = np.flatnonzero((np.abs(gain_in) > tolerance) | (np.abs(gain_out) > tolerance))
     if active.size == 0:
         return 0.0
     V = X[rows]
     inside = (V >= lower[m]) & (V <= upper[m])
     inside_active = inside[active].T
     G = np.where(inside_active, gain_in[active], gain_out[active])
-    best, start, stop, sorted_values = best_intervals(V[active].T, G)
+    best, start, stop, sorted_values = best_intervals(V[active].T, G, tolerance)
     gain = best - (G * inside_active).sum(axis=1)
-    proposed = np.flatnonzero(gain > 1e-9 * max(np.abs(G).max(), 1.0))
+    proposed = np.flatnonzero(gain > tolerance)
     if proposed.size == 0:
         return 0.0
     new_lower, new_upper = _ends(
@@ -310,12 +318,14 @@ def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slac
     # Accept the features one by one, each scored on the distances so far.
     accepted = []
     dist = d_rows.copy()
-    for j in np.argsort(-gain[proposed], kind="stable"):
+    # Largest gain first; gains within rounding of each other keep the
+    # features' order, so that equal weights spelt differently give one result.
+    for j in np.argsort(-np.round(gain[proposed] / tolerance), kind="stable"):
         hit = np.flatnonzero(moves[j])
         if hit.size == 0:
             continue
         trial = dist[hit] + moves[j, hit]
-        if (term(hit, trial) - term(hit, dist[hit])).sum() > 0:
+        if (term(hit, trial) - term(hit, dist[hit])).sum() > tolerance:
             accepted.append(j)
             dist[hit] = trial
     if not accepted:
@@ -333,7 +343,7 @@ def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slac
     before_terms = clipped(state.other[0][moved] - state.own[0][moved], clip, floor)
     after_terms = clipped(after[1][0] - after[0][0], clip, floor)
     delta = float((w_moved * (after_terms - before_terms)).sum())
-    if delta <= 0:
+    if delta <= tolerance:
         return 0.0
     state.commit(moved, m, new, after)
     lower[m, features] = new_lower

@@ -173,3 +173,23 @@ def test_distance_change_of_sorted_columns(seed):
         columns.distance_change(features, lower, upper, new_lower, new_upper),
         outside(new_lower, new_upper) - outside(lower, upper),
     )
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_integer_weights_refine_like_repeated_samples(seed):
+    X, y, lower, upper, box_class, _, clip, floor, rng = problem(seed)
+    weight = rng.integers(0, 4, y.size)
+    weight[: box_class.max() + 1] = 1
+    # The trainer's weights: mean 1 in float32, which rounds.
+    scaled = (weight / weight.mean()).astype(np.float32)
+    results = []
+    for X_, y_, w_ in ((X, y, scaled), (np.repeat(X, weight, 0), np.repeat(y, weight), None)):
+        lo, hi = lower.copy(), upper.copy()
+        state = MarginState(X_, y_, lo, hi, box_class)
+        order = np.random.default_rng(seed).permutation(box_class.size)
+        for _ in range(3):
+            refine_sweep(X_, SortedColumns(X_), state, lo, hi, order,
+                         clip=clip, floor=floor, weight=w_)
+        results.append((lo, hi))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
