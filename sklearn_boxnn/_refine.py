@@ -121,6 +121,21 @@ class SortedColumns:
         self.values = np.take_along_axis(XT, self.order, axis=1)
         self.n_samples = X.shape[0]
 
+    def beyond(self, features, first, last):
+        """Per feature, the largest training value below ``first`` and the smallest above ``last``.
+
+        ``first`` (``last``) itself where there is none.
+        """
+        below, above = np.empty_like(first), np.empty_like(last)
+        n = self.n_samples
+        for k, (i, a, b) in enumerate(zip(features, first, last)):
+            values = self.values[i]
+            p = np.searchsorted(values, a, side="left")
+            q = np.searchsorted(values, b, side="right")
+            below[k] = values[p - 1] if p > 0 else a
+            above[k] = values[q] if q < n else b
+        return below, above
+
     def distance_change(self, features, lower, upper, new_lower, new_upper):
         """Per sample, how much its distance to a box changes with these new ends."""
         leave, enter = [], []
@@ -190,12 +205,14 @@ def best_intervals(V, G, tolerance=0.0):
     return best, start, stop + 1, sorted_values
 
 
-def _ends(sorted_values, start, stop, lower, upper):
+def _ends(sorted_values, start, stop, lower, upper, beyond):
     """Corners that cover exactly the sorted values ``start .. stop - 1`` of each row.
 
     A corner that already separates the right values is kept; otherwise it
-    goes halfway between the last value out and the first value in (exactly
-    on the extreme value when nothing lies beyond it).
+    goes halfway between the last value out and the first value in. Past the
+    extreme values, "the last value out" is the nearest training value
+    beyond them (``beyond(first, last)``), so that no corner sits on a
+    sample's value unless the data has nothing beyond it.
     """
     n = sorted_values.shape[1]
     features = np.arange(sorted_values.shape[0])
@@ -203,16 +220,13 @@ def _ends(sorted_values, start, stop, lower, upper):
     last = sorted_values[features, stop - 1]
     below = sorted_values[features, np.maximum(start - 1, 0)]
     above = sorted_values[features, np.minimum(stop, n - 1)]
-    new_lower = np.where(
-        start == 0,
-        np.minimum(lower, first),
-        np.where((below < lower) & (lower <= first), lower, _between(below, first, up=True)),
-    )
-    new_upper = np.where(
-        stop == n,
-        np.maximum(upper, last),
-        np.where((last <= upper) & (upper < above), upper, _between(last, above, up=False)),
-    )
+    outside_below, outside_above = beyond(first, last)
+    below = np.where(start == 0, outside_below, below)
+    above = np.where(stop == n, outside_above, above)
+    keep_lower = (lower <= first) & ((below < lower) | ((start == 0) & (lower <= below)))
+    keep_upper = (last <= upper) & ((upper < above) | ((stop == n) & (upper >= above)))
+    new_lower = np.where(keep_lower, lower, _between(below, first, up=True))
+    new_upper = np.where(keep_upper, upper, _between(last, above, up=False))
     return new_lower.astype(lower.dtype), new_upper.astype(upper.dtype)
 
 
@@ -309,6 +323,7 @@ def _refine_box(X, columns, state, lower, upper, m, *, clip, floor, weight, slac
     new_lower, new_upper = _ends(
         sorted_values[proposed], start[proposed], stop[proposed],
         lower[m, proposed], upper[m, proposed],
+        lambda first, last: columns.beyond(proposed, first, last),
     )
     V = V[:, proposed]
     moves = (

@@ -21,6 +21,11 @@ def fitted(digits):
     ).fit(X_train, y_train)
 
 
+def relaxed_only(**params):
+    """An estimator without refinement sweeps, for tests of the epochs' bookkeeping."""
+    return BoxNNClassifier(refine_sweeps=0, **params)
+
+
 def brute_force_distances(X, lower, upper):
     return np.array(
         [[sum(not (lo <= v <= hi) for v, lo, hi in zip(x, a, b)) for a, b in zip(lower, upper)]
@@ -36,7 +41,10 @@ def test_fitted_attributes(fitted, digits):
     assert np.all(fitted.lower_ <= fitted.upper_)
     # projected into feature_range
     assert fitted.lower_.min() >= 0 and fitted.upper_.max() <= 1
-    assert fitted.n_iter_ == len(fitted.history_) == 5
+    # Five epochs, then the refinement sweeps (fewer if one changed nothing).
+    sweeps = [h.get("refine_sweep") for h in fitted.history_]
+    assert sweeps[:5] == [None] * 5 and sweeps[5:] == list(range(1, len(sweeps) - 4))
+    assert fitted.n_iter_ == len(fitted.history_) <= 5 + fitted.refine_sweeps
     assert {"loss", "train_accuracy", "epoch_time"} <= set(fitted.history_[0])
     # boxes are spread over the classes in proportion to their frequency
     counts = np.bincount(fitted.box_labels_)
@@ -178,8 +186,10 @@ def test_verbose_prints_progress(digits, capsys):
     X_train, _, y_train, _ = digits
     BoxNNClassifier(n_boxes=20, max_epochs=2, verbose=1, random_state=0).fit(X_train, y_train)
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2
+    assert len(out) > 2
     assert out[0].startswith("epoch   1/2") and "train acc" in out[0] and "left" in out[0]
+    assert out[1].startswith("epoch   2/2")
+    assert all(line.startswith("refine ") and "train acc" in line for line in out[2:])
 
 
 def test_conical_relaxation_and_no_projection_still_fit(digits):
@@ -304,7 +314,8 @@ def test_describe_is_a_json_model_card(digits):
     assert sum(card["boxes_per_class"].values()) == 30
     assert card["classes"] == list(range(10))
     assert card["recipe"]["clip"] == clf.clip
-    assert card["training"]["epochs_run"] == 2 and card["training"]["device"] == "cpu"
+    assert card["training"]["epochs_run"] == clf.n_iter_ and card["training"]["device"] == "cpu"
+    assert card["training"]["refine_sweeps_run"] == clf.n_iter_ - 2 > 0
     kept = clf.history_[clf.best_epoch_ - 1]
     assert card["validation"] == {
         "accuracy": kept["val_accuracy"], "median_certified_radius": kept["val_median_radius"]
@@ -668,7 +679,7 @@ def test_zero_weight_samples_neither_start_boxes_nor_set_the_domain():
     weight[::2] = 0
     X = X.copy()
     X[0] = 5.0  # far outside the rest, with zero weight
-    clf = BoxNNClassifier(
+    clf = relaxed_only(
         n_boxes=30, max_epochs=1, learning_rate=1e-30, random_state=0
     ).fit(X, y, sample_weight=weight)
     assert clf.upper_.max() <= 1.0  # X[0] did not widen the projection domain
@@ -750,7 +761,7 @@ def test_warm_start_without_a_model_is_an_ordinary_fit():
 
 def test_warm_start_continues_from_the_fitted_boxes():
     X, y = _small_digits()
-    clf = BoxNNClassifier(n_boxes=20, max_epochs=1, feature_range=(0, 1), random_state=0)
+    clf = relaxed_only(n_boxes=20, max_epochs=1, feature_range=(0, 1), random_state=0)
     clf.fit(X, y)
     lower, upper, labels = clf.lower_, clf.upper_, clf.box_labels_
     # n_boxes is ignored; a negligible learning rate leaves the corners in place.
@@ -836,7 +847,7 @@ def test_partial_fit_improves_training_accuracy_and_pickles_between_calls(digits
 
 def test_partial_fit_schedules():
     X, y = _small_digits()
-    params = dict(n_boxes=20, max_epochs=3, batch_size=64, random_state=0)
+    params = dict(n_boxes=20, max_epochs=3, batch_size=64, random_state=0, refine_sweeps=0)
     clf = BoxNNClassifier(**params)
     for _ in range(5):
         clf.partial_fit(X, y, classes=np.arange(10))
@@ -851,7 +862,7 @@ def test_partial_fit_schedules():
 
 def test_partial_fit_after_fit_continues_and_fit_starts_over():
     X, y = _small_digits()
-    clf = BoxNNClassifier(n_boxes=20, max_epochs=2, random_state=0).fit(X, y)
+    clf = relaxed_only(n_boxes=20, max_epochs=2, random_state=0).fit(X, y)
     labels = clf.box_labels_
     clf.partial_fit(X[:100], y[:100])  # no classes needed after fit
     np.testing.assert_array_equal(clf.box_labels_, labels)

@@ -33,8 +33,13 @@ N_TRAIN, N_TEST = 600, 60
 
 
 def box_nn(feature_range=(0, 1)):
+    # Relaxed boxes only: refinement puts one box's lower corner and another's
+    # upper corner on the same midpoint, a single model value that a
+    # stretching step may map no raw value onto, so a few write-backs miss
+    # (the attack then reports no success; see the note in docs/limitations).
     return BoxNNClassifier(
-        n_boxes=30, max_epochs=1, feature_range=feature_range, random_state=0
+        n_boxes=30, max_epochs=1, feature_range=feature_range, random_state=0,
+        refine_sweeps=0,
     )
 
 

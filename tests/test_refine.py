@@ -122,7 +122,7 @@ def test_refine_sweeps_raise_the_exact_objective_and_are_recorded(digits, capsys
 
     X_train, _, y_train, _ = digits
     params = dict(n_boxes=40, max_epochs=3, feature_range=(0, 1), random_state=0, clip=20.0)
-    plain = BoxNNClassifier(**params).fit(X_train, y_train)
+    plain = BoxNNClassifier(**params, refine_sweeps=0).fit(X_train, y_train)
     refined = BoxNNClassifier(**params, refine_sweeps=3, verbose=1).fit(X_train, y_train)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["epoch"] * 3 + ["refine"] * (
@@ -193,3 +193,25 @@ def test_integer_weights_refine_like_repeated_samples(seed):
         results.append((lo, hi))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_partial_fit_after_refinement_continues_the_relaxed_passes():
+    from sklearn_boxnn import BoxNNClassifier
+
+    X, y = load_small()
+    clf = BoxNNClassifier(n_boxes=20, max_epochs=4, refine_sweeps=2, random_state=0).fit(X, y)
+    relaxed = BoxNNClassifier(n_boxes=20, max_epochs=4, refine_sweeps=0, random_state=0)
+    relaxed.fit(X, y)
+    # delta continues from the 4 epochs, whatever the sweeps: its ramp is done.
+    clf.set_params(max_epochs=8).partial_fit(X, y)
+    relaxed.set_params(max_epochs=8).partial_fit(X, y)
+    assert clf.history_[-1]["delta"] == relaxed.history_[-1]["delta"]
+    assert clf.history_[-1]["delta"] > clf.delta_end
+    assert "refine_sweep" not in clf.history_[-1]
+
+
+def load_small():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
