@@ -127,9 +127,11 @@ class BoxNNClassifier(ClassifierMixin, BaseEstimator):
         changes are kept only if that objective rises. With
         ``validation_fraction`` a sweep is kept like an epoch, when its
         validation score is the best; otherwise the last one is. Refinement
-        stops when a sweep changes nothing. Each sweep costs about two
+        stops when a sweep changes nothing. Each sweep costs one to two
         epochs on MNIST and needs ``4 * n_samples * n_boxes`` bytes for the
-        exact distances (``docs/recipe.rst``).
+        exact distances and ``8 * n_samples * n_features`` for the sorted
+        features (``docs/recipe.rst``). ``0`` turns refinement off (the 0.1
+        recipe).
     feature_range : array-like (min, max) or None, default=None
         The attacker's input domain, used by certificates that depend on it
         and to project the corners during training. ``None`` means any real
