@@ -266,28 +266,28 @@ class Progress:
             f"epoch {record['epoch']:>3}/{self.max_epochs}  loss {record['loss']:9.4f}  "
             f"train acc {record['train_accuracy']:.4f}"
         )
-        if "val_accuracy" in record:
-            line += (
-                f"  val acc {record['val_accuracy']:.4f}"
-                f"  val median radius {record['val_median_radius']:>3}"
-            )
+        line += _validation_text(record)
         self.sink(
             line
             + f"  {record['epoch_time']:6.1f}s  (elapsed {elapsed:.0f}s, ~{left:.0f}s left)"
         )
 
 
-def _refine_line(record, n_sweeps):
-    line = (
-        f"refine {record['refine_sweep']:>3}/{n_sweeps}  loss {record['loss']:9.4f}  "
-        f"train acc {record['train_accuracy']:.4f}"
+def _validation_text(record):
+    if "val_accuracy" not in record:
+        return ""
+    return (
+        f"  val acc {record['val_accuracy']:.4f}"
+        f"  val median radius {record['val_median_radius']:>3}"
     )
-    if "val_accuracy" in record:
-        line += (
-            f"  val acc {record['val_accuracy']:.4f}"
-            f"  val median radius {record['val_median_radius']:>3}"
-        )
-    return line + f"  {record['epoch_time']:6.1f}s  (elapsed {record['elapsed_time']:.0f}s)"
+
+
+def _refine_line(record, n_sweeps):
+    return (
+        f"refine {record['refine_sweep']:>3}/{n_sweeps}  loss {record['loss']:9.4f}  "
+        f"train acc {record['train_accuracy']:.4f}" + _validation_text(record)
+        + f"  {record['epoch_time']:6.1f}s  (elapsed {record['elapsed_time']:.0f}s)"
+    )
 
 
 def exact_scores(X, y, lower, upper, box_class, n_classes, sample_weight=None):

@@ -146,14 +146,17 @@ def test_refine_sweeps_raise_the_exact_objective_and_are_recorded(digits, capsys
     assert refined.describe()["training"]["epochs_run"] == refined.n_iter_
 
 
-def test_refine_sweeps_are_kept_by_validation(digits):
+def test_refine_sweeps_are_kept_by_validation(digits, capsys):
     from sklearn_boxnn import BoxNNClassifier
 
     X_train, _, y_train, _ = digits
     clf = BoxNNClassifier(
         n_boxes=40, max_epochs=2, validation_fraction=0.25, refine_sweeps=3,
-        feature_range=(0, 1), random_state=0,
+        feature_range=(0, 1), random_state=0, verbose=1,
     ).fit(X_train, y_train)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == clf.n_iter_
+    assert all("val acc" in line and "val median radius" in line for line in lines)
     scores = [(h["val_median_radius"], h["val_accuracy"]) for h in clf.history_]
     assert clf.best_epoch_ == 1 + scores.index(max(scores))
     assert any("refine_sweep" in h for h in clf.history_)
