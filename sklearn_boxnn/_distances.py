@@ -607,7 +607,6 @@ def _count_inside(X, lower, upper, feature_blocks, n_features, out):
         _BitSlicedCounter(rows.stop - rows.start, n_words, n_bits)
         for rows in row_blocks
     ]
-    shared_counts = [np.zeros(n_boxes, dtype=np.int64) for _ in row_blocks]
     workspace = _Workspace()
     for features in feature_blocks:
         keys, key_offsets, table, row_offsets = _feature_tables(
@@ -622,25 +621,14 @@ def _count_inside(X, lower, upper, feature_blocks, n_features, out):
                 keys[key_offsets[i] : key_offsets[i + 1]], columns[i], positions[i]
             )
             positions[i] += row_offsets[i]
-        for counter, rows, shared in zip(counters, row_blocks, shared_counts):
-            block = positions[:, rows]
-            # A feature on which every sample of the block lands in the same
-            # row (image borders: all zero) adds one row of bits to every
-            # sample: counted once, not gathered and added per sample.
-            same = (block == block[:, :1]).all(axis=1)
-            if same.any():
-                bits = np.unpackbits(
-                    table[block[same, 0]].view(np.uint8), axis=1, bitorder="little"
-                )
-                shared += bits[:, :n_boxes].sum(axis=0, dtype=shared.dtype)
-            for i in np.flatnonzero(~same):
+        for counter, rows in zip(counters, row_blocks):
+            for i in range(features.size):
                 bits = counter.buffer()
                 # mode='clip' skips a copy; the positions are always in range.
-                np.take(table, block[i], axis=0, out=bits, mode="clip")
+                np.take(table, positions[i, rows], axis=0, out=bits, mode="clip")
                 counter.add(bits)
-    for counter, rows, shared in zip(counters, row_blocks, shared_counts):
+    for counter, rows in zip(counters, row_blocks):
         counter.add_counts_to(out[rows])
-        out[rows] += shared.astype(out.dtype)
     return out
 
 
