@@ -218,12 +218,21 @@ def plot(result, path):
         ax.step(result["attack"]["radii"], result["attack"]["robust_accuracy"], where="post",
                 linestyle="--", color="k",
                 label=f"attack, {result['attack']['n_samples']} images (upper bound)")
+    finish_radius_plot(
+        fig, ax, f"{result['dataset']}: clean accuracy {result['clean_accuracy']:.3f}", path
+    )
+
+
+def finish_radius_plot(fig, ax, title, path):
+    """Axes, legend and file of a certified-accuracy-against-radius plot."""
+    import matplotlib.pyplot as plt
+
     ax.axhline(0.5, color="grey", linewidth=0.5)
     ax.set_xlabel("l0 radius (pixels changed)")
     ax.set_ylabel("certified accuracy")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, None)
-    ax.set_title(f"{result['dataset']}: clean accuracy {result['clean_accuracy']:.3f}")
+    ax.set_title(title)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -76,7 +76,7 @@ from sklearn_boxnn.datasets import load_fashion_mnist, load_mnist
 from sklearn_boxnn.peers import FeaturePartitionClassifier, RandomizedAblationClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from certified_radius import parse_settings  # noqa: E402  (the same --set syntax)
+from certified_radius import finish_radius_plot, parse_settings  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 RADII = (5, 10, 15, 20)
@@ -533,16 +533,9 @@ def plot(result, path):
         text = "-".join(str(v) for v in np.atleast_1d(median))
         ax.text(np.max(median), 0.98 - 0.06 * i, f" {name} paper: {text}",
                 color=colors[name], fontsize=7, va="top")
-    ax.axhline(0.5, color="grey", linewidth=0.5)
-    ax.set_xlabel("l0 radius (pixels changed)")
-    ax.set_ylabel("certified accuracy")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(0, None)
-    ax.set_title(f"{result['dataset']}: Box-NN, FPA and RA certified side by side")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_radius_plot(
+        fig, ax, f"{result['dataset']}: Box-NN, FPA and RA certified side by side", path
+    )
 
 
 if __name__ == "__main__":
