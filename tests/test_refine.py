@@ -198,10 +198,10 @@ def test_integer_weights_refine_like_repeated_samples(seed):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
-def test_partial_fit_after_refinement_continues_the_relaxed_passes():
+def test_partial_fit_after_refinement_continues_the_relaxed_passes(digits):
     from sklearn_boxnn import BoxNNClassifier
 
-    X, y = load_small()
+    X, _, y, _ = digits
     clf = BoxNNClassifier(n_boxes=20, max_epochs=4, refine_sweeps=2, random_state=0).fit(X, y)
     relaxed = BoxNNClassifier(n_boxes=20, max_epochs=4, refine_sweeps=0, random_state=0)
     relaxed.fit(X, y)
@@ -211,10 +211,3 @@ def test_partial_fit_after_refinement_continues_the_relaxed_passes():
     assert clf.history_[-1]["delta"] == relaxed.history_[-1]["delta"]
     assert clf.history_[-1]["delta"] > clf.delta_end
     assert "refine_sweep" not in clf.history_[-1]
-
-
-def load_small():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return X[:300] / 16, y[:300]
